@@ -1,0 +1,177 @@
+"""What every factory needs to know before it builds a client: the shared first step.
+
+`resolve` merges the factory's arguments into the settings, runs the checks when
+asked, and returns a `Target`: the model name to send (a derived one when
+``num_ctx`` asks for it), the servers in failover order, and the sampling values
+that must always be sent explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from integrations.errors import OllamaUnreachable
+from integrations.hosts import OllamaHost
+from integrations.models import known_capabilities
+from integrations.names import parse_model_name
+from integrations.settings import OllamaSettings
+
+__all__ = ["OLLAMA_DEFAULT_TEMPERATURE", "OLLAMA_DEFAULT_TOP_P", "Target", "resolve", "split_overrides"]
+
+log = logging.getLogger("integrations")
+
+OLLAMA_DEFAULT_TEMPERATURE = 0.8
+"""What Ollama's runner uses when neither the request nor the model sets a temperature."""
+OLLAMA_DEFAULT_TOP_P = 0.9
+"""What Ollama's runner uses when neither the request nor the model sets top_p."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The resolved model and servers for one factory call."""
+
+    settings: OllamaSettings
+    model: str
+    requested_model: str
+    hosts: tuple[OllamaHost, ...]
+    capabilities: frozenset[str]
+    capabilities_checked: bool
+    temperature: float
+    top_p: float
+    context_length: int | None = None
+
+    @property
+    def api_key(self) -> str:
+        return self.settings.api_key.get_secret_value()
+
+    @property
+    def base_url(self) -> str:
+        return self.hosts[0].base_url
+
+    def aliases(self) -> dict[str, str]:
+        """Caller's model name -> the name to send, when a derived model carries ``num_ctx``."""
+        if self.model == self.requested_model:
+            return {}
+        parsed = parse_model_name(self.requested_model)
+        names = {self.requested_model, parsed.short}
+        if parsed.tag == "latest":
+            names.add(parsed.model)
+        return dict.fromkeys(names, self.model)
+
+    def timeout(self) -> Any:
+        """Short connect, long read: a down server fails fast, a cold load is waited for."""
+        import httpx
+
+        return httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
+
+    def request_defaults(self) -> dict[str, Any]:
+        """Body fields every chat or completion request must carry (see `integrations._transport`)."""
+        defaults: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p}
+        if self.settings.max_tokens is not None:
+            defaults["max_tokens"] = self.settings.max_tokens
+        if self.settings.seed is not None:
+            defaults["seed"] = self.settings.seed
+        return defaults
+
+
+def split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split a factory's ``**overrides`` into settings fields and the framework's own keyword arguments."""
+    fields = OllamaSettings.model_fields
+    ours = {key: value for key, value in overrides.items() if key in fields}
+    theirs = {key: value for key, value in overrides.items() if key not in fields}
+    return ours, theirs
+
+
+def resolve(
+    model: str | None,
+    *,
+    settings: OllamaSettings | None,
+    check: bool | None,
+    pull: bool | None,
+    requires: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> Target:
+    """Merge arguments into settings, check the servers when asked, and return the `Target`."""
+    changes = dict(overrides or {})
+    if model is not None:
+        changes["model"] = model
+    if pull is not None:
+        changes["pull"] = pull
+    base = settings if settings is not None else OllamaSettings()
+    merged = base.merged(**changes)
+    parse_model_name(merged.model)
+    needed = tuple(requires)
+    if check if check is not None else merged.check:
+        return _checked(merged, needed)
+    return Target(
+        settings=merged,
+        model=merged.model,
+        requested_model=merged.model,
+        hosts=merged.hosts,
+        capabilities=known_capabilities(merged.model),
+        capabilities_checked=False,
+        temperature=_pick(merged.temperature, None, OLLAMA_DEFAULT_TEMPERATURE),
+        top_p=_pick(merged.top_p, None, OLLAMA_DEFAULT_TOP_P),
+    )
+
+
+def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
+    from integrations import ollama as checks
+
+    reachable: list[OllamaHost] = []
+    failures: list[OllamaUnreachable] = []
+    for host in settings.hosts:
+        try:
+            checks.require_version(checks.MIN_VERSION, "the OpenAI-compatible API", host, settings=settings)
+        except OllamaUnreachable as exc:
+            failures.append(exc)
+            log.warning("skipping unreachable Ollama host %s: %s", host.url, exc.reason)
+            continue
+        reachable.append(host)
+    if not reachable:
+        raise failures[0]
+    infos = [checks.ensure_model(settings.model, pull=settings.pull, host=host, settings=settings) for host in reachable]
+    first = infos[0]
+    for info in infos:
+        checks.require_capabilities(info, requires)
+    model = settings.model
+    if settings.num_ctx is not None:
+        names = {checks.ensure_context(settings.model, settings.num_ctx, host=h, settings=settings) for h in reachable}
+        model = names.pop()
+    return Target(
+        settings=settings,
+        model=model,
+        requested_model=settings.model,
+        hosts=settings.hosts,
+        capabilities=first.capabilities,
+        capabilities_checked=first.capabilities_reported,
+        temperature=_pick(settings.temperature, first.parameters.get("temperature"), OLLAMA_DEFAULT_TEMPERATURE),
+        top_p=_pick(settings.top_p, first.parameters.get("top_p"), OLLAMA_DEFAULT_TOP_P),
+        context_length=first.context_length,
+    )
+
+
+def _pick(configured: float | None, from_model: object, fallback: float) -> float:
+    if configured is not None:
+        return configured
+    if isinstance(from_model, int | float) and not isinstance(from_model, bool):
+        return float(from_model)
+    return fallback
+
+
+def http_clients(target: Target) -> tuple[Any, Any]:
+    """A sync and an async ``httpx`` client whose transports patch requests for ``target``."""
+    import httpx
+
+    from integrations._transport import AsyncOllamaTransport, OllamaTransport
+
+    defaults = target.request_defaults()
+    aliases = target.aliases()
+    timeout = target.timeout()
+    return (
+        httpx.Client(transport=OllamaTransport(defaults, aliases), timeout=timeout, follow_redirects=True),
+        httpx.AsyncClient(transport=AsyncOllamaTransport(defaults, aliases), timeout=timeout, follow_redirects=True),
+    )

@@ -1,0 +1,118 @@
+"""The one place that turns ``OLLAMA_HOST`` values into URLs.
+
+The rules follow the official ollama-python client, so a value that works there
+works here, with two kindnesses taken from the Go server: surrounding quotes and
+whitespace are stripped, and a bare IPv6 literal such as ``::1`` is accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from integrations.errors import ConfigError
+
+__all__ = ["DEFAULT_PORT", "OllamaHost", "parse_host", "parse_hosts"]
+
+DEFAULT_PORT = 11434
+_SCHEME_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True)
+class OllamaHost:
+    """One Ollama server: the native API base and the OpenAI-compatible base."""
+
+    url: str
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL (``.../v1``)."""
+        return f"{self.url}/v1"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def parse_host(value: str | None) -> OllamaHost:
+    """Parse one ``OLLAMA_HOST`` value.
+
+    >>> parse_host(None).url
+    'http://127.0.0.1:11434'
+    >>> parse_host("example.com").url
+    'http://example.com:11434'
+    >>> parse_host("example.com:5678").url
+    'http://example.com:5678'
+    >>> parse_host(":56789").url
+    'http://127.0.0.1:56789'
+    >>> parse_host("https://example.com").url
+    'https://example.com:443'
+    >>> parse_host("http://example.com").url
+    'http://example.com:80'
+    >>> parse_host("https://example.com:56789/path/").url
+    'https://example.com:56789/path'
+    >>> parse_host("[0001:002:003:0004::1]:56789").url
+    'http://[0001:002:003:0004::1]:56789'
+    >>> parse_host("::1").url
+    'http://[::1]:11434'
+    >>> parse_host(' "localhost:11435" ').base_url
+    'http://localhost:11435/v1'
+    """
+    text = (value or "").strip().strip("\"'").strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "http", text
+    scheme = scheme.lower()
+    if scheme not in _SCHEME_PORTS:
+        raise ConfigError(f"OLLAMA_HOST {value!r} has scheme {scheme!r}: use http:// or https://, e.g. 'http://localhost:11434'")
+    default_port = _SCHEME_PORTS[scheme] if sep else DEFAULT_PORT
+    rest = _bracket_bare_ipv6(rest)
+    try:
+        split = urlsplit(f"{scheme}://{rest}")
+        port = split.port or default_port
+    except ValueError as exc:
+        raise ConfigError(
+            f"OLLAMA_HOST {value!r} is not a valid host ({exc}); write it as 'host', 'host:port' or 'scheme://host:port'"
+        ) from exc
+    if split.query or split.fragment or split.username or split.password:
+        raise ConfigError(f"OLLAMA_HOST {value!r} may not carry credentials, a query or a fragment; use OLLAMA_API_KEY for keys")
+    hostname = split.hostname or "127.0.0.1"
+    if any(ch.isspace() for ch in hostname):
+        raise ConfigError(f"OLLAMA_HOST {value!r} contains whitespace inside the host name")
+    if _is_ipv6(hostname):
+        hostname = f"[{hostname}]"
+    path = split.path.strip("/")
+    url = f"{scheme}://{hostname}:{port}"
+    return OllamaHost(f"{url}/{path}" if path else url)
+
+
+def parse_hosts(value: str | None) -> tuple[OllamaHost, ...]:
+    """Parse a comma-separated list of hosts, in failover order, without duplicates.
+
+    >>> [h.url for h in parse_hosts("a:1, b:2,a:1")]
+    ['http://a:1', 'http://b:2']
+    >>> [h.url for h in parse_hosts("")]
+    ['http://127.0.0.1:11434']
+    """
+    items = [item for item in (value or "").split(",") if item.strip()]
+    hosts: list[OllamaHost] = []
+    for item in items or [""]:
+        host = parse_host(item)
+        if host not in hosts:
+            hosts.append(host)
+    return tuple(hosts)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(text), ipaddress.IPv6Address)
+    except ValueError:
+        return False
+
+
+def _bracket_bare_ipv6(rest: str) -> str:
+    """``::1`` means an address, not host ``:`` and port ``:1``: bracket it as Go does."""
+    hostport = rest.split("/", 1)
+    if not hostport[0].startswith("[") and hostport[0].count(":") >= 2 and _is_ipv6(hostport[0]):
+        hostport[0] = f"[{hostport[0]}]"
+    return "/".join(hostport)

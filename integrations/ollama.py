@@ -1,0 +1,500 @@
+"""Checks against Ollama's native API: reachable, version, model pulled, capabilities, context.
+
+Everything here goes through the official ``ollama`` client and happens only
+when called, never at import. Answers are cached per process per (host, model),
+so building fifty agents costs at most two round trips per host and model;
+pass ``refresh=True`` to ask again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from integrations.errors import (
+    CapabilityMissing,
+    ConfigError,
+    ModelNotFound,
+    OllamaError,
+    OllamaServerError,
+    OllamaUnreachable,
+    OllamaVersionTooOld,
+    PullFailed,
+)
+from integrations.hosts import OllamaHost, parse_host
+from integrations.models import known_capabilities
+from integrations.names import parse_model_name
+from integrations.settings import OllamaSettings
+
+if TYPE_CHECKING:
+    import ollama
+
+__all__ = [
+    "MIN_VERSION",
+    "LocalModel",
+    "ModelInfo",
+    "PullProgress",
+    "RunningModel",
+    "ServerInfo",
+    "clear_cache",
+    "ensure_context",
+    "ensure_model",
+    "list_models",
+    "model_info",
+    "pull_model",
+    "require_capabilities",
+    "require_version",
+    "running_models",
+    "server_info",
+    "warm_model",
+]
+
+MIN_VERSION = "0.1.24"
+"""The first Ollama with ``/v1/chat/completions``."""
+CREATE_MIN_VERSION = "0.5.5"
+"""The first Ollama whose ``/api/create`` takes ``from`` and ``parameters``."""
+CAPABILITIES_MIN_VERSION = "0.6.4"
+"""The first Ollama that reports ``capabilities`` in ``/api/show``."""
+
+HostLike = OllamaHost | str | None
+ProgressCallback = Callable[["PullProgress"], None]
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """A reachable server and its version."""
+
+    host: str
+    version: str
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return _version_tuple(self.version)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What ``/api/show`` says about a model, in the terms the factories need."""
+
+    name: str
+    host: str
+    capabilities: frozenset[str]
+    context_length: int | None = None
+    family: str | None = None
+    parameter_size: str | None = None
+    quantization: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    capabilities_reported: bool = True
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def num_ctx(self) -> int | None:
+        """The context the model is configured to load with (its ``num_ctx`` parameter), if any."""
+        value = self.parameters.get("num_ctx")
+        return int(value) if isinstance(value, int | float | str) and str(value).isdigit() else None
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """One row of ``/api/tags``."""
+
+    name: str
+    size: int
+    digest: str
+    modified_at: str | None
+    family: str | None
+    parameter_size: str | None
+    quantization: str | None
+    capabilities: tuple[str, ...] = ()
+    context_length: int | None = None
+
+
+@dataclass(frozen=True)
+class RunningModel:
+    """One row of ``/api/ps``."""
+
+    name: str
+    size: int
+    expires_at: str | None
+    context_length: int | None
+
+
+@dataclass(frozen=True)
+class PullProgress:
+    """One event of a pull: a status line, and for layers the digest and byte counts."""
+
+    model: str
+    status: str
+    digest: str | None = None
+    total: int | None = None
+    completed: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status == "success"
+
+
+_cache: dict[tuple[str, ...], Any] = {}
+_clients: dict[tuple[Any, ...], ollama.Client] = {}
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every cached answer (the next check asks the server again)."""
+    with _lock:
+        _cache.clear()
+
+
+def _settings(settings: OllamaSettings | None) -> OllamaSettings:
+    return settings if settings is not None else OllamaSettings()
+
+
+def _host(host: HostLike, settings: OllamaSettings) -> OllamaHost:
+    if isinstance(host, OllamaHost):
+        return host
+    return parse_host(host) if host else settings.hosts[0]
+
+
+def client(host: HostLike = None, *, settings: OllamaSettings | None = None) -> ollama.Client:
+    """The official client for ``host``: Bearer key, short connect and long read timeouts."""
+    import httpx
+    import ollama
+
+    settings = _settings(settings)
+    target = _host(host, settings)
+    key = settings.api_key.get_secret_value()
+    ident = (target.url, key, settings.timeout, settings.connect_timeout)
+    with _lock:
+        found = _clients.get(ident)
+        if found is None:
+            # A down server must be reported within the connect timeout; generation may
+            # legitimately take minutes while a cold model loads, hence the long read timeout.
+            timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+            found = ollama.Client(host=target.url, timeout=timeout, headers={"Authorization": f"Bearer {key}"})
+            _clients[ident] = found
+    return found
+
+
+@contextlib.contextmanager
+def _translated(host: OllamaHost, settings: OllamaSettings, model: str | None = None) -> Iterator[None]:
+    """Turn transport and protocol failures into the library's errors."""
+    import httpx
+    import ollama
+
+    try:
+        yield
+    except OllamaError:
+        raise
+    except ollama.ResponseError as exc:
+        if exc.status_code == 404 and model is not None:
+            raise ModelNotFound(model, host.url, _names_or_empty(host, settings)) from exc
+        raise OllamaServerError(host.url, exc.status_code, exc.error) from exc
+    except ConnectionError as exc:
+        raise OllamaUnreachable(host.url, "connection refused or host unknown") from exc
+    except httpx.ConnectTimeout as exc:
+        raise OllamaUnreachable(host.url, "no answer within the connect timeout") from exc
+    except httpx.ConnectError as exc:
+        raise OllamaUnreachable(host.url, f"cannot connect: {exc}") from exc
+    except httpx.ReadTimeout as exc:
+        raise OllamaServerError(host.url, 0, "no answer within the read timeout (raise OLLAMA_INTEGRATIONS_TIMEOUT)") from exc
+    except httpx.TransportError as exc:
+        raise OllamaServerError(host.url, 0, f"the connection broke: {exc!r}") from exc
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise OllamaServerError(host.url, 0, f"the answer is not the JSON Ollama sends: {exc}") from exc
+
+
+def _names_or_empty(host: OllamaHost, settings: OllamaSettings) -> list[str]:
+    with contextlib.suppress(OllamaError):
+        return [m.name for m in _list(host, settings)]
+    return []
+
+
+def _cached(key: tuple[str, ...], refresh: bool, compute: Callable[[], Any]) -> Any:
+    if not refresh:
+        with _lock:
+            if key in _cache:
+                return _cache[key]
+    value = compute()
+    with _lock:
+        _cache[key] = value
+    return value
+
+
+def _forget(host: OllamaHost, model: str) -> None:
+    ident = parse_model_name(model).key
+    with _lock:
+        for key in [k for k in _cache if k[0] == host.url and k[2:] == ident]:
+            del _cache[key]
+
+
+def server_info(host: HostLike = None, *, settings: OllamaSettings | None = None, refresh: bool = False) -> ServerInfo:
+    """Whether the server answers, and its version. Raises `OllamaUnreachable` within the connect timeout."""
+    settings = _settings(settings)
+    target = _host(host, settings)
+
+    def ask() -> ServerInfo:
+        with _translated(target, settings):
+            # ollama-python has no version() call; _request_raw keeps its headers and errors.
+            response = client(target, settings=settings)._request_raw("GET", "/api/version")
+            version = str(response.json().get("version", "0.0.0"))
+        return ServerInfo(target.url, version)
+
+    info: ServerInfo = _cached((target.url, "version"), refresh, ask)
+    return info
+
+
+def require_version(minimum: str, feature: str, host: HostLike = None, *, settings: OllamaSettings | None = None) -> None:
+    """Raise `OllamaVersionTooOld` unless the server is at least ``minimum`` (development builds pass)."""
+    info = server_info(host, settings=settings)
+    if info.version_tuple != (0, 0, 0) and info.version_tuple < _version_tuple(minimum):
+        raise OllamaVersionTooOld(info.host, info.version, minimum, feature)
+
+
+def _list(target: OllamaHost, settings: OllamaSettings) -> list[LocalModel]:
+    with _translated(target, settings):
+        # The typed list() drops the capabilities and context_length that servers since
+        # v0.30 send; _request_raw is the client's own request path, with its error handling.
+        data = client(target, settings=settings)._request_raw("GET", "/api/tags").json()
+    models = []
+    for row in data.get("models") or []:
+        details = row.get("details") or {}
+        models.append(
+            LocalModel(
+                name=str(row.get("model") or row.get("name")),
+                size=int(row.get("size") or 0),
+                digest=str(row.get("digest") or ""),
+                modified_at=row.get("modified_at"),
+                family=details.get("family"),
+                parameter_size=details.get("parameter_size"),
+                quantization=details.get("quantization_level"),
+                capabilities=tuple(row.get("capabilities") or ()),
+                context_length=details.get("context_length"),
+            )
+        )
+    return models
+
+
+def list_models(host: HostLike = None, *, settings: OllamaSettings | None = None) -> list[LocalModel]:
+    """The models pulled on the server (never cached: it is what the user asked to see)."""
+    settings = _settings(settings)
+    return _list(_host(host, settings), settings)
+
+
+def running_models(host: HostLike = None, *, settings: OllamaSettings | None = None) -> list[RunningModel]:
+    """The models loaded in memory right now (``/api/ps``)."""
+    settings = _settings(settings)
+    target = _host(host, settings)
+    with _translated(target, settings):
+        rows = client(target, settings=settings).ps().models
+    return [
+        RunningModel(
+            name=str(row.model or row.name),
+            size=int(row.size or 0),
+            expires_at=row.expires_at.isoformat() if row.expires_at else None,
+            context_length=row.context_length,
+        )
+        for row in rows
+    ]
+
+
+def model_info(
+    name: str, host: HostLike = None, *, settings: OllamaSettings | None = None, refresh: bool = False
+) -> ModelInfo:
+    """Capabilities, context length, family, size and parameters of a pulled model.
+
+    Raises `ModelNotFound` (listing the local models and the pull command) when it is absent.
+    """
+    settings = _settings(settings)
+    target = _host(host, settings)
+    parsed = parse_model_name(name)
+
+    def ask() -> ModelInfo:
+        with _translated(target, settings, model=name):
+            shown = client(target, settings=settings).show(name)
+            return _model_info(name, target, shown)
+
+    info: ModelInfo = _cached((target.url, "show", *parsed.key), refresh, ask)
+    return info
+
+
+def _model_info(name: str, host: OllamaHost, shown: ollama.ShowResponse) -> ModelInfo:
+    meta = dict(shown.modelinfo or {})
+    arch = meta.get("general.architecture")
+    context = meta.get(f"{arch}.context_length") if arch else None
+    reported = shown.capabilities
+    capabilities = frozenset(reported) if reported is not None else known_capabilities(name)
+    details = shown.details
+    return ModelInfo(
+        name=name,
+        host=host.url,
+        capabilities=capabilities,
+        context_length=int(context) if isinstance(context, int | float) else None,
+        family=details.family if details else None,
+        parameter_size=details.parameter_size if details else None,
+        quantization=details.quantization_level if details else None,
+        parameters=parse_parameters(shown.parameters or ""),
+        capabilities_reported=reported is not None,
+    )
+
+
+def parse_parameters(text: str) -> dict[str, Any]:
+    """Parse ``/api/show``'s ``parameters`` text (``key  value`` lines; repeated keys become lists).
+
+    >>> parse_parameters('num_ctx                        8192\\nstop                           "<|im_end|>"\\nstop "x"')
+    {'num_ctx': 8192, 'stop': ['<|im_end|>', 'x']}
+    """
+    result: dict[str, Any] = {}
+    for line in text.splitlines():
+        key, _, raw = line.strip().partition(" ")
+        if not key:
+            continue
+        value: Any
+        try:
+            value = json.loads(raw.strip())
+        except ValueError:
+            value = raw.strip()
+        if key in result:
+            previous = result[key]
+            result[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            result[key] = [value] if key == "stop" else value
+    return result
+
+
+def require_capabilities(info: ModelInfo, capabilities: Iterable[str]) -> None:
+    """Raise `CapabilityMissing` for the first capability the model lacks."""
+    for capability in capabilities:
+        if not info.supports(capability):
+            raise CapabilityMissing(info.name, capability, info.capabilities)
+
+
+def pull_model(
+    name: str,
+    *,
+    on_progress: ProgressCallback | None = None,
+    host: HostLike = None,
+    settings: OllamaSettings | None = None,
+    insecure: bool = False,
+) -> None:
+    """Pull ``name``, passing every progress event to ``on_progress``. An interrupted pull resumes."""
+    import ollama
+
+    settings = _settings(settings)
+    target = _host(host, settings)
+    parse_model_name(name)
+    try:
+        with _translated(target, settings):
+            stream = client(target, settings=settings).pull(name, insecure=insecure, stream=True)
+            for part in stream:
+                event = PullProgress(name, str(part.status or ""), part.digest, part.total, part.completed)
+                if on_progress is not None:
+                    on_progress(event)
+    except OllamaServerError as exc:
+        raise PullFailed(name, target.url, exc.message) from exc
+    except ollama.ResponseError as exc:  # pragma: no cover - _translated converts these
+        raise PullFailed(name, target.url, exc.error) from exc
+    _forget(target, name)
+
+
+def ensure_model(
+    name: str,
+    *,
+    pull: bool = False,
+    on_progress: ProgressCallback | None = None,
+    host: HostLike = None,
+    settings: OllamaSettings | None = None,
+) -> ModelInfo:
+    """Return the model's info, pulling it first when absent and ``pull`` is true."""
+    settings = _settings(settings)
+    target = _host(host, settings)
+    try:
+        return model_info(name, target, settings=settings)
+    except ModelNotFound:
+        if not pull:
+            raise
+    pull_model(name, on_progress=on_progress, host=target, settings=settings)
+    return model_info(name, target, settings=settings, refresh=True)
+
+
+def warm_model(
+    name: str, keep_alive: str | float | None = None, *, host: HostLike = None, settings: OllamaSettings | None = None
+) -> float:
+    """Load the model into memory so the first agent turn does not pay the cold start; returns seconds taken."""
+    settings = _settings(settings)
+    target = _host(host, settings)
+    alive = keep_alive if keep_alive is not None else settings.keep_alive
+    options = {"num_ctx": settings.num_ctx} if settings.num_ctx is not None else None
+    started = time.perf_counter()
+    with _translated(target, settings, model=name):
+        client(target, settings=settings).generate(
+            model=name, prompt="", keep_alive=_keep_alive_value(alive) if alive is not None else None, options=options
+        )
+    return time.perf_counter() - started
+
+
+def _keep_alive_value(value: str | float) -> str | float:
+    """Numbers mean seconds to Ollama; strings are Go durations. A bare numeric string is sent as a number."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return float(text) if "." in text else int(text)
+        except ValueError:
+            return text
+    return value
+
+
+def derived_name(name: str, num_ctx: int) -> str:
+    """The name of the derived model that carries ``num_ctx``.
+
+    >>> derived_name("llama3.1", 16384)
+    'llama3.1:latest-ctx16384'
+    >>> derived_name("user/m:7b", 8192)
+    'user/m:7b-ctx8192'
+    """
+    parsed = parse_model_name(name)
+    return parsed.with_tag(f"{parsed.tag}-ctx{num_ctx}").short
+
+
+def ensure_context(
+    name: str, num_ctx: int, *, host: HostLike = None, settings: OllamaSettings | None = None
+) -> str:
+    """Return a model name that loads with ``num_ctx``: ``name`` itself or a derived model, created once.
+
+    Ollama's ``/v1`` endpoint cannot set ``num_ctx`` per request, so a long agent chat is
+    silently truncated at the server's default; a derived model carries the setting.
+    """
+    settings = _settings(settings)
+    target = _host(host, settings)
+    info = model_info(name, target, settings=settings)
+    if info.num_ctx == num_ctx:
+        return name
+    if info.context_length is not None and num_ctx > info.context_length:
+        raise ConfigError(
+            f"num_ctx {num_ctx} is larger than {name!r} supports ({info.context_length} tokens); "
+            f"set OLLAMA_INTEGRATIONS_NUM_CTX to at most {info.context_length}"
+        )
+    derived = derived_name(name, num_ctx)
+    with contextlib.suppress(ModelNotFound):
+        if model_info(derived, target, settings=settings).num_ctx == num_ctx:
+            return derived
+    require_version(CREATE_MIN_VERSION, "setting num_ctx through a derived model", target, settings=settings)
+    with _translated(target, settings, model=name):
+        client(target, settings=settings).create(model=derived, from_=name, parameters={"num_ctx": num_ctx})
+    model_info(derived, target, settings=settings, refresh=True)
+    return derived
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """``"0.5.1"`` -> ``(0, 5, 1)``; suffixes such as ``-rc2`` are ignored."""
+    numbers = []
+    for part in version.split("-")[0].split("+")[0].split(".")[:3]:
+        digits = "".join(ch for ch in part if ch.isdigit())
+        numbers.append(int(digits) if digits else 0)
+    return tuple(numbers + [0] * (3 - len(numbers)))
