@@ -1,0 +1,182 @@
+"""A small, dependency-free reader for GGUF metadata.
+
+`/api/show` and `/api/tags` must describe a model (architecture, trained
+context, parameter count, quantisation) without loading it into llama.cpp, so
+the header is parsed directly from the file.
+"""
+
+from __future__ import annotations
+
+import mmap
+import struct
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["GGUFInfo", "read_gguf", "GGUFError", "FILE_TYPES", "human_number"]
+
+
+class GGUFError(ValueError):
+    """The file is not a GGUF file this reader understands."""
+
+
+# llama.cpp's `llama_ftype` values, as Ollama names them in `quantization_level`.
+FILE_TYPES: dict[int, str] = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1",
+    10: "Q2_K", 11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M",
+    16: "Q5_K_S", 17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S",
+    22: "IQ3_XS", 23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M",
+    28: "IQ2_S", 29: "IQ2_M", 30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0",
+}
+
+_SCALARS: dict[int, tuple[str, int]] = {
+    0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
+    6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8),
+}
+_STRING = 8
+_ARRAY = 9
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    """What the server needs to know about a GGUF file."""
+
+    metadata: dict[str, Any]
+    parameter_count: int
+    tensor_count: int
+    tensors: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def architecture(self) -> str:
+        return str(self.metadata.get("general.architecture", "llama"))
+
+    @property
+    def context_length(self) -> int:
+        """The trained context length, the ceiling for `num_ctx`."""
+        value = self.metadata.get(f"{self.architecture}.context_length")
+        return int(value) if isinstance(value, int) else 2048
+
+    @property
+    def embedding_length(self) -> int | None:
+        value = self.metadata.get(f"{self.architecture}.embedding_length")
+        return int(value) if isinstance(value, int) else None
+
+    @property
+    def quantization(self) -> str:
+        ftype = self.metadata.get("general.file_type")
+        return FILE_TYPES.get(ftype, "unknown") if isinstance(ftype, int) else "unknown"
+
+    @property
+    def chat_template(self) -> str | None:
+        value = self.metadata.get("tokenizer.chat_template")
+        return value if isinstance(value, str) else None
+
+    def model_info(self, verbose: bool = False) -> dict[str, Any]:
+        """`/api/show`'s `model_info`: metadata minus name and template; long arrays emptied unless verbose."""
+        info: dict[str, Any] = {}
+        for key, value in self.metadata.items():
+            if key in ("general.name", "tokenizer.chat_template"):
+                continue
+            if isinstance(value, list) and len(value) > 5 and not verbose:
+                value = []
+            info[key] = value
+        info.setdefault("general.parameter_count", self.parameter_count)
+        return info
+
+
+class _Reader:
+    def __init__(self, buf: mmap.mmap | bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def scalar(self, kind: int) -> Any:
+        fmt, size = _SCALARS[kind]
+        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += size
+        return value
+
+    def u32(self) -> int:
+        return int(self.scalar(4))
+
+    def u64(self) -> int:
+        return int(self.scalar(10))
+
+    def string(self) -> str:
+        n = self.u64()
+        if n > 1 << 24:
+            raise GGUFError(f"string of {n} bytes at offset {self.pos}: corrupt file")
+        raw = self.buf[self.pos : self.pos + n]
+        self.pos += n
+        return bytes(raw).decode("utf-8", errors="replace")
+
+    def value(self, kind: int) -> Any:
+        if kind == _STRING:
+            return self.string()
+        if kind == _ARRAY:
+            item_kind = self.u32()
+            count = self.u64()
+            if item_kind in _SCALARS:
+                fmt, size = _SCALARS[item_kind]
+                values = list(struct.unpack_from(f"<{count}{fmt[1]}", self.buf, self.pos))
+                self.pos += size * count
+                return values
+            return [self.value(item_kind) for _ in range(count)]
+        if kind in _SCALARS:
+            return self.scalar(kind)
+        raise GGUFError(f"unknown GGUF value type {kind} at offset {self.pos}")
+
+
+_cache: dict[tuple[str, int, int], GGUFInfo] = {}
+_cache_lock = threading.Lock()
+
+
+def read_gguf(path: Path) -> GGUFInfo:
+    """Parse the metadata and tensor table of ``path`` (memoised by path, size and mtime)."""
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None:
+        return hit
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        if buf[:4] != b"GGUF":
+            raise GGUFError(f"{path} is not a GGUF file (bad magic {bytes(buf[:4])!r})")
+        r = _Reader(buf)
+        r.pos = 4
+        version = r.u32()
+        if version == 1:
+            raise GGUFError(f"{path}: GGUF version 1 is not supported")
+        n_tensors = r.u64()
+        n_kv = r.u64()
+        metadata: dict[str, Any] = {}
+        for _ in range(n_kv):
+            k = r.string()
+            metadata[k] = r.value(r.u32())
+        tensors: list[dict[str, Any]] = []
+        total = 0
+        for _ in range(n_tensors):
+            name = r.string()
+            n_dims = r.u32()
+            shape = [r.u64() for _ in range(n_dims)]
+            ttype = r.u32()
+            r.u64()  # data offset
+            count = 1
+            for d in shape:
+                count *= d
+            total += count
+            tensors.append({"name": name, "type": ttype, "shape": shape})
+    info = GGUFInfo(metadata=metadata, parameter_count=total, tensor_count=n_tensors, tensors=tensors)
+    with _cache_lock:
+        _cache[key] = info
+    return info
+
+
+def human_number(n: int) -> str:
+    """Ollama's `parameter_size` style: ``134515008`` -> ``"134.52M"``."""
+    for unit, scale in (("B", 1_000_000_000), ("M", 1_000_000), ("K", 1_000)):
+        if n >= scale:
+            value = n / scale
+            text = f"{value:.2f}".rstrip("0").rstrip(".")
+            return f"{text}{unit}"
+    return str(n)
