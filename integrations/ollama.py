@@ -51,6 +51,7 @@ __all__ = [
     "require_version",
     "running_models",
     "server_info",
+    "version_tuple",
     "warm_model",
 ]
 
@@ -74,7 +75,7 @@ class ServerInfo:
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
-        return _version_tuple(self.version)
+        return version_tuple(self.version)
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def server_info(host: HostLike = None, *, settings: OllamaSettings | None = None
 def require_version(minimum: str, feature: str, host: HostLike = None, *, settings: OllamaSettings | None = None) -> None:
     """Raise `OllamaVersionTooOld` unless the server is at least ``minimum`` (development builds pass)."""
     info = server_info(host, settings=settings)
-    if info.version_tuple != (0, 0, 0) and info.version_tuple < _version_tuple(minimum):
+    if info.version_tuple != (0, 0, 0) and info.version_tuple < version_tuple(minimum):
         raise OllamaVersionTooOld(info.host, info.version, minimum, feature)
 
 
@@ -491,7 +492,7 @@ def ensure_context(
     return derived
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
+def version_tuple(version: str) -> tuple[int, ...]:
     """``"0.5.1"`` -> ``(0, 5, 1)``; suffixes such as ``-rc2`` are ignored."""
     numbers = []
     for part in version.split("-")[0].split("+")[0].split(".")[:3]:

@@ -1,0 +1,380 @@
+"""The ``ollama-integrations`` command: parse, call the library, render.
+
+A library error becomes one red line and exit code 1; a user mistake never shows a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from integrations import __version__
+from integrations.errors import OllamaError
+from integrations.settings import OllamaSettings
+
+app = typer.Typer(
+    name="ollama-integrations",
+    help="Run agent frameworks on local Ollama models: check, pull, configure, run examples, serve.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+T = TypeVar("T")
+EMBEDDED_MODEL = "smollm2:135m"
+
+HostOption = Annotated[
+    str | None, typer.Option("--host", help="Ollama host(s), as OLLAMA_HOST; comma-separate for failover.")
+]
+ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Model name, e.g. qwen2.5-coder:7b.")]
+ProfileOption = Annotated[str | None, typer.Option("--profile", "-p", help="Profile in configs/ (chat, coder, tiny).")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings(host: str | None = None, model: str | None = None, profile: str | None = None) -> OllamaSettings:
+    given = {"host": host, "model": model, "profile": profile}
+    return OllamaSettings(**{key: value for key, value in given.items() if value is not None})
+
+
+def _guard(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except OllamaError as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what the library does.")] = False,
+) -> None:
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if version:
+        console.print(f"ollama-integrations {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def doctor(
+    host: HostOption = None,
+    model: ModelOption = None,
+    profile: ProfileOption = None,
+    tools: Annotated[bool, typer.Option("--tools", help="Require the tools capability.")] = False,
+    vision: Annotated[bool, typer.Option("--vision", help="Require the vision capability.")] = False,
+) -> None:
+    """Check every configured host and the configured model; print fixes. Exit 0 only when all is well."""
+    from integrations.doctor import diagnose
+
+    requires = tuple(name for name, wanted in (("tools", tools), ("vision", vision)) if wanted)
+    report = _guard(lambda: diagnose(_settings(host, model, profile), requires=requires))
+    for host_report in report.hosts:
+        if not host_report.reachable:
+            continue
+        console.print(f"[bold]{host_report.host}[/] · Ollama {host_report.version}")
+        if host_report.models:
+            console.print(_models_table([(local, info) for local, info in host_report.models]))
+        else:
+            console.print("  no models pulled")
+        loaded = ", ".join(f"{m.name} (ctx {m.context_length or '?'})" for m in host_report.running) or "none"
+        console.print(f"  loaded: {loaded}")
+    table = Table(title=f"model {report.settings.model}", show_header=True, header_style="bold")
+    for column in ("host", "check", "", "detail"):
+        table.add_column(column)
+    for check in report.checks:
+        mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
+        table.add_row(check.host, check.name, mark, check.detail)
+    console.print(table)
+    if report.ok:
+        console.print("[green]All checks passed.[/]")
+        return
+    console.print("[bold]Fixes:[/]")
+    for number, fix in enumerate(report.fixes, 1):
+        console.print(f"  {number}. {fix}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _models_table(rows: list[tuple[Any, Any]]) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    for column in ("name", "size", "family", "parameters", "quantization", "capabilities", "context"):
+        table.add_column(column)
+    for local, info in rows:
+        capabilities = sorted(info.capabilities) if info else list(local.capabilities)
+        context = (info.context_length if info else None) or local.context_length
+        table.add_row(
+            local.name,
+            _size(local.size),
+            (info.family if info else None) or local.family or "",
+            (info.parameter_size if info else None) or local.parameter_size or "",
+            (info.quantization if info else None) or local.quantization or "",
+            ", ".join(capabilities),
+            str(context or ""),
+        )
+    return table
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return str(size)
+
+
+@app.command()
+def models(host: HostOption = None) -> None:
+    """List the models pulled on the (first) host with their capabilities and context length."""
+    from integrations import ollama as checks
+
+    settings = _settings(host)
+
+    def rows() -> list[tuple[Any, Any]]:
+        found = []
+        for local in checks.list_models(settings=settings):
+            with contextlib.suppress(OllamaError):
+                found.append((local, checks.model_info(local.name, settings=settings, refresh=True)))
+                continue
+            found.append((local, None))
+        return found
+
+    listed = _guard(rows)
+    if not listed:
+        console.print(f"No models on {settings.hosts[0].url}. Pull one with 'ollama-integrations pull MODEL'.")
+        return
+    console.print(_models_table(listed))
+
+
+@app.command()
+def pull(
+    model: Annotated[list[str], typer.Argument(help="One or more model names.")],
+    host: HostOption = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Allow plain HTTP or unverified registries.")] = False,
+) -> None:
+    """Pull models with progress per layer. Interrupted pulls resume when run again."""
+    from integrations import ollama as checks
+
+    settings = _settings(host)
+    for name in model:
+        try:
+            _pull_with_progress(checks, name, settings, insecure=insecure)
+        except KeyboardInterrupt:
+            raise _fail(f"pull of {name!r} interrupted; run the same command again to resume", 130) from None
+        except OllamaError as exc:
+            raise _fail(str(exc)) from None
+        console.print(f"[green]pulled[/] {name}")
+
+
+def _pull_with_progress(checks: Any, name: str, settings: OllamaSettings, *, insecure: bool = False, host: str | None = None) -> None:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=errors, transient=False) as progress:
+        tasks: dict[str, TaskID] = {}
+        status = progress.add_task(f"{name}: starting", total=None)
+
+        def on_event(event: Any) -> None:
+            if event.digest and event.total:
+                task = tasks.get(event.digest)
+                if task is None:
+                    task = tasks[event.digest] = progress.add_task(event.digest.split(":")[-1][:12], total=event.total)
+                progress.update(task, completed=event.completed or 0, total=event.total)
+            else:
+                progress.update(status, description=f"{name}: {event.status}")
+
+        checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure, host=host)
+
+
+@app.command()
+def warm(
+    model: Annotated[str, typer.Argument(help="Model to load.")],
+    host: HostOption = None,
+    keep_alive: Annotated[str | None, typer.Option("--keep-alive", help="e.g. 10m, 1h, -1 (forever).")] = None,
+) -> None:
+    """Load a model into memory now, so the first agent turn does not wait; report the time taken."""
+    from integrations import ollama as checks
+
+    settings = _settings(host)
+    seconds = _guard(lambda: checks.warm_model(model, keep_alive, settings=settings))
+    console.print(f"[green]loaded[/] {model} on {settings.hosts[0].url} in {seconds:.2f} s")
+
+
+FORMATS = ("autogen", "autogen-native", "agentchat", "langchain", "env", "json")
+
+
+@app.command()
+def config(
+    format: Annotated[str, typer.Option("--format", "-f", help=f"One of: {', '.join(FORMATS)}.")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")] = None,
+    host: HostOption = None,
+    model: ModelOption = None,
+    profile: ProfileOption = None,
+    check: Annotated[bool, typer.Option("--check/--no-check", help="Ask the server first.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print the API key unmasked.")] = False,
+) -> None:
+    """Print or write what the factories would build (OAI_CONFIG_LIST, env lines, ...); secrets masked."""
+    from integrations.configs_out import render_config
+
+    if format not in FORMATS:
+        raise _fail(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
+    settings = _settings(host, model, profile)
+    text = _guard(lambda: render_config(format, settings, check=check, show_secrets=show_secrets))
+    if output is None:
+        console.print(text, highlight=False, markup=False, soft_wrap=True)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text + "\n", encoding="utf-8")
+    output.chmod(0o600)
+    errors.print(f"wrote {output}", highlight=False)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    ctx: typer.Context,
+    example: Annotated[str | None, typer.Argument(help="Example name, e.g. nvda-tsla.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the bundled examples.")] = False,
+    model: ModelOption = None,
+    host: HostOption = None,
+    embedded: Annotated[
+        bool, typer.Option("--embedded", help=f"Start the embedded server for the run (model {EMBEDDED_MODEL}).")
+    ] = False,
+    max_turns: Annotated[int | None, typer.Option("--max-turns", min=1, help="Bound the agent conversation.")] = None,
+) -> None:
+    """Run a bundled example; extra arguments go to the example (see 'run EXAMPLE --help')."""
+    from integrations import runner
+
+    if list_ or example is None:
+        table = Table(show_header=True, header_style="bold")
+        for column in ("example", "needs", "what it shows"):
+            table.add_column(column)
+        for item in _guard(runner.find_examples).values():
+            table.add_row(item.name, item.needs, item.summary)
+        console.print(table)
+        return
+    chosen = _guard(lambda: runner.resolve_example(example))
+    argv = list(ctx.args)
+    if max_turns is not None:
+        argv += ["--max-turns", str(max_turns)]
+    with _server_for_run(embedded, host, model) as (run_host, run_model):
+        if run_host is not None:
+            argv += ["--host", run_host]
+        if run_model is not None:
+            argv += ["--model", run_model]
+        if chosen.needs == "node":
+            code = _run_node(chosen.path, run_host, run_model)
+        else:
+            main = _guard(lambda: runner.load_example(chosen))
+            try:
+                code = main(argv)
+            except OllamaError as exc:
+                hint = "" if embedded else " To run without Ollama, add --embedded."
+                raise _fail(f"{exc}{hint}") from None
+    if code:
+        raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _server_for_run(embedded: bool, host: str | None, model: str | None) -> Iterator[tuple[str | None, str | None]]:
+    if not embedded:
+        yield host, model
+        return
+    from integrations import ollama as checks
+
+    try:
+        from integrations.embedded import EmbeddedServer
+    except ImportError as exc:
+        raise _fail(f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})") from None
+    chosen = model or EMBEDDED_MODEL
+    with _guarded_server(EmbeddedServer) as server:
+        errors.print(f"embedded Ollama-compatible server on {server.url} (model {chosen})", highlight=False)
+        settings = _settings(server.url, chosen)
+        try:
+            checks.model_info(chosen, settings=settings)
+        except OllamaError:
+            _guard(lambda: _pull_with_progress(checks, chosen, settings))
+        yield server.url, chosen
+
+
+@contextlib.contextmanager
+def _guarded_server(factory: Any) -> Iterator[Any]:
+    try:
+        server = factory().start()
+    except OllamaError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _run_node(path: Path, host: str | None, model: str | None) -> int:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise _fail("this example needs Node.js and npm (https://nodejs.org); install them and run it again")
+    from integrations.configs_out import js_environment
+
+    env = {**os.environ, **js_environment(_settings(host, model))}
+    folder = path.parent
+    if not (folder / "node_modules").is_dir():
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=folder, check=True)
+    return subprocess.run(["node", str(path)], cwd=folder, env=env, check=False).returncode
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; loopback unless --allow-remote.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 11434,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model to pull and load at start.")] = None,
+    models_dir: Annotated[Path | None, typer.Option("--models-dir", help="Where pulled models live.")] = None,
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="Allow binding a non-loopback address (anyone on the network can use it).")
+    ] = False,
+) -> None:
+    """Run the embedded Ollama-compatible server in the foreground (Ctrl-C stops it)."""
+    try:
+        from integrations import embedded
+    except ImportError as exc:
+        raise _fail(f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})") from None
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        embedded.serve(host, port, models_dir, allow_remote=allow_remote, models=tuple(model or ()))
+    except OllamaError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        errors.print("stopped")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]
