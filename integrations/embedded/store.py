@@ -256,6 +256,11 @@ class Store:
             system = None
             if MEDIA_SYSTEM in layers:
                 system = self.blob_path(layers[MEDIA_SYSTEM]["digest"]).read_text()
+            parent = ""
+            config_ref = manifest.get("config", {}).get("digest")
+            if config_ref:
+                config = json.loads(self.blob_path(config_ref).read_text())
+                parent = str(config.get("parent_model", "") or "")
             size = sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))
             size += int(manifest.get("config", {}).get("size", 0))
             return ModelRecord(
@@ -268,7 +273,7 @@ class Store:
                 modified=path.stat().st_mtime,
                 parameters=params,
                 system=system,
-                parent=str(manifest.get("config", {}).get("parent_model", "") or ""),
+                parent=parent,
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
