@@ -1,0 +1,134 @@
+"""The NVDA/TSLA example's parts that need no model: code execution, the timeout, data, and the mode rule."""
+
+from __future__ import annotations
+
+import doctest
+import os
+import time
+from pathlib import Path
+
+import _common
+import _market
+import nvda_tsla
+import pytest
+
+from integrations import OllamaSettings
+
+# What a capable model writes for the task, given the system message's offline-data note.
+GOOD_SCRIPT = f"""
+import csv
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+with open("{nvda_tsla.DATA}", newline="") as handle:
+    rows = list(csv.DictReader(handle))
+dates = [row["date"] for row in rows]
+for ticker in ("NVDA", "TSLA"):
+    closes = [float(row[ticker]) for row in rows]
+    plt.plot(dates, [(c / closes[0] - 1) * 100 for c in closes], label=ticker)
+plt.title("NVDA vs TSLA YTD change (%) - " + rows[0]["note"])
+plt.legend()
+plt.savefig("{nvda_tsla.CHART}")
+print("saved")
+"""
+
+
+def ask_to_run(tmp_path: Path, code: str, *, timeout: int) -> tuple[str, nvda_tsla.Result]:
+    """Send ``code`` to the code-mode user proxy as if the assistant had written it."""
+    result = nvda_tsla.Result(mode="code", work_dir=tmp_path, executor="none", data_source="sample")
+    proxy = nvda_tsla.code_user_proxy(tmp_path, result, timeout=timeout)
+    reply = proxy.generate_reply(messages=[{"role": "user", "content": f"```python\n{code}\n```"}])
+    text = reply if isinstance(reply, str) else str(reply.get("content"))
+    return text, result
+
+
+def test_known_good_script_writes_the_chart_in_the_work_dir(tmp_path: Path) -> None:
+    _market.load_sample().write_csv(tmp_path / nvda_tsla.DATA)
+
+    reply, result = ask_to_run(tmp_path, GOOD_SCRIPT, timeout=60)
+
+    assert "exitcode: 0" in reply and "saved" in reply
+    assert result.executor == "local" and result.exit_codes == [0] and len(result.code_blocks) == 1
+    chart = tmp_path / nvda_tsla.CHART
+    assert chart.read_bytes()[:8] == _common.PNG_SIGNATURE and chart.stat().st_size > 1024
+    assert list(tmp_path.glob("tmp_code_*.py")), "the executed code is saved in the work dir"
+
+
+def test_generated_code_runs_in_the_work_dir_and_is_killed_at_the_timeout(tmp_path: Path) -> None:
+    script = (
+        "import os, pathlib, time\n"
+        "pathlib.Path('where.txt').write_text(os.getcwd() + '\\n' + str(os.getpid()))\n"
+        "time.sleep(30)\n"
+        "pathlib.Path('survived.txt').write_text('should never happen')\n"
+    )
+    started = time.monotonic()
+    reply, result = ask_to_run(tmp_path, script, timeout=2)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 15, f"a 2 s timeout took {elapsed:.1f} s"
+    assert result.exit_codes == [124] and "Timeout" in reply
+    cwd, pid = (tmp_path / "where.txt").read_text().splitlines()
+    assert Path(cwd).resolve() == tmp_path.resolve()
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)
+    time.sleep(0.5)
+    assert not (tmp_path / "survived.txt").exists()
+
+
+def test_failing_code_reports_its_exit_code(tmp_path: Path) -> None:
+    reply, result = ask_to_run(tmp_path, "raise SystemExit(3)", timeout=10)
+    assert result.exit_codes == [3] and "exitcode: 3" in reply
+
+
+def test_sample_data_is_labelled_synthetic_and_starts_in_january() -> None:
+    prices = _market.load_sample()
+    assert prices.is_sample and "SYNTHETIC" in prices.note
+    assert prices.dates[0].month == 1 and prices.dates[0].day <= 5
+    assert prices.dates == sorted(prices.dates) and len(prices.dates) > 100
+    assert set(prices.closes) == {"NVDA", "TSLA"}
+    header = _market.SAMPLE_CSV.read_text(encoding="utf-8").splitlines()[:2]
+    assert header[0] == "date,NVDA,TSLA,note" and "SYNTHETIC" in header[1]
+
+
+def test_offline_prices_fall_back_to_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    prices = _market.load_prices(["TSLA"], live=True)  # no yfinance/network here, or the real thing
+    if prices.is_sample:
+        assert "SYNTHETIC sample" in capsys.readouterr().out
+    assert list(prices.closes) == ["TSLA"]
+
+
+def test_tool_writes_png_only_inside_the_work_dir(tmp_path: Path) -> None:
+    result = nvda_tsla.Result(mode="tools", work_dir=tmp_path, executor="none", data_source="sample")
+    plot, _ = nvda_tsla.price_tools(tmp_path, result, live=False)[0]
+
+    answer = plot(["NVDA", "TSLA"], "../../escape.svg")
+
+    assert result.chart == tmp_path / "escape.png" and nvda_tsla.is_tiny("smollm2")
+    assert result.chart.read_bytes()[:8] == _common.PNG_SIGNATURE
+    assert "SYNTHETIC" in answer and not (tmp_path.parent.parent / "escape.svg").exists()
+
+
+@pytest.mark.parametrize(
+    ("model", "requested", "task", "expected"),
+    [
+        ("smollm2:135m", "auto", nvda_tsla.TASK, "tools"),
+        ("qwen2.5:0.5b", "auto", nvda_tsla.TASK, "tools"),
+        ("smollm2:135m", "code", nvda_tsla.TASK, "code"),
+        ("codellama", "tools", nvda_tsla.TASK, "tools"),
+        ("qwen2.5-coder:7b", "auto", "Write a Python script that plots NVDA.", "code"),
+    ],
+)
+def test_mode_rule(model: str, requested: nvda_tsla.Mode, task: str, expected: str) -> None:
+    settings = OllamaSettings(model=model, host="http://127.0.0.1:9")  # no server is asked in these cases
+    assert nvda_tsla.choose_mode(requested, settings, task) == expected
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(nvda_tsla).failed == 0
+
+
+def test_unreachable_server_is_one_line_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = nvda_tsla.main(["--host", "http://127.0.0.1:9", "--mode", "tools", "--work-dir", str(tmp_path)])
+    assert code == 2
+    assert "not reachable" in capsys.readouterr().err
