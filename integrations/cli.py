@@ -58,7 +58,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _settings(host: str | None = None, model: str | None = None, profile: str | None = None) -> OllamaSettings:
     given = {"host": host, "model": model, "profile": profile}
-    return OllamaSettings(**{key: value for key, value in given.items() if value is not None})
+    return _guard(lambda: OllamaSettings(**{key: value for key, value in given.items() if value is not None}))
 
 
 def _guard(action: Callable[[], T]) -> T:
@@ -105,7 +105,7 @@ def doctor(
         console.print(f"  loaded: {loaded}")
     table = Table(title=f"model {report.settings.model}", show_header=True, header_style="bold")
     for column in ("host", "check", "", "detail"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "detail")
     for check in report.checks:
         mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
         table.add_row(check.host, check.name, mark, check.detail)
@@ -122,7 +122,7 @@ def doctor(
 def _models_table(rows: list[tuple[Any, Any]]) -> Table:
     table = Table(show_header=True, header_style="bold")
     for column in ("name", "size", "family", "parameters", "quantization", "capabilities", "context"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in {"name", "size"})
     for local, info in rows:
         capabilities = sorted(info.capabilities) if info else list(local.capabilities)
         context = (info.context_length if info else None) or local.context_length
@@ -281,6 +281,8 @@ def run(
         console.print(table)
         return
     chosen = _guard(lambda: runner.resolve_example(example))
+    if not embedded:
+        _require_a_server(_settings(host, model))
     argv = list(ctx.args)
     if max_turns is not None:
         argv += ["--max-turns", str(max_turns)]
@@ -300,6 +302,20 @@ def run(
                 raise _fail(f"{exc}{hint}") from None
     if code:
         raise typer.Exit(code)
+
+
+def _require_a_server(settings: OllamaSettings) -> None:
+    """Fail before the example starts when no configured host answers, with the doctor's advice."""
+    from integrations import ollama as checks
+
+    failure: OllamaError | None = None
+    for host in settings.hosts:
+        try:
+            checks.server_info(host, settings=settings)
+            return
+        except OllamaError as exc:
+            failure = failure or exc
+    raise _fail(f"{failure} Or add --embedded to run this example on the embedded server, no Ollama needed.")
 
 
 @contextlib.contextmanager
