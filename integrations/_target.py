@@ -133,7 +133,9 @@ def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
         reachable.append(host)
     if not reachable:
         raise failures[0]
-    infos = [checks.ensure_model(settings.model, pull=settings.pull, host=host, settings=settings) for host in reachable]
+    infos = [
+        checks.ensure_model(settings.model, pull=settings.pull, host=host, settings=settings) for host in reachable
+    ]
     first = infos[0]
     for info in infos:
         checks.require_capabilities(info, requires)

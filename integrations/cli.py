@@ -155,7 +155,7 @@ def models(host: HostOption = None) -> None:
     settings = _settings(host)
 
     def rows() -> list[tuple[Any, Any]]:
-        found = []
+        found: list[tuple[Any, Any]] = []
         for local in checks.list_models(settings=settings):
             with contextlib.suppress(OllamaError):
                 found.append((local, checks.model_info(local.name, settings=settings, refresh=True)))
@@ -190,7 +190,9 @@ def pull(
         console.print(f"[green]pulled[/] {name}")
 
 
-def _pull_with_progress(checks: Any, name: str, settings: OllamaSettings, *, insecure: bool = False, host: str | None = None) -> None:
+def _pull_with_progress(
+    checks: Any, name: str, settings: OllamaSettings, *, insecure: bool = False, host: str | None = None
+) -> None:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -328,7 +330,9 @@ def _server_for_run(embedded: bool, host: str | None, model: str | None) -> Iter
     try:
         from integrations.embedded import EmbeddedServer
     except ImportError as exc:
-        raise _fail(f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})") from None
+        raise _fail(
+            f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})"
+        ) from None
     chosen = model or EMBEDDED_MODEL
     with _guarded_server(EmbeddedServer) as server:
         errors.print(f"embedded Ollama-compatible server on {server.url} (model {chosen})", highlight=False)
@@ -371,14 +375,17 @@ def serve(
     model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Model to pull and load at start.")] = None,
     models_dir: Annotated[Path | None, typer.Option("--models-dir", help="Where pulled models live.")] = None,
     allow_remote: Annotated[
-        bool, typer.Option("--allow-remote", help="Allow binding a non-loopback address (anyone on the network can use it).")
+        bool,
+        typer.Option("--allow-remote", help="Allow binding a non-loopback address (anyone on the network can use it)."),
     ] = False,
 ) -> None:
     """Run the embedded Ollama-compatible server in the foreground (Ctrl-C stops it)."""
     try:
         from integrations import embedded
     except ImportError as exc:
-        raise _fail(f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})") from None
+        raise _fail(
+            f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})"
+        ) from None
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         embedded.serve(host, port, models_dir, allow_remote=allow_remote, models=tuple(model or ()))

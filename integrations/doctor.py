@@ -98,7 +98,9 @@ def diagnose(settings: OllamaSettings | None = None, *, requires: tuple[str, ...
         try:
             for local in checks.list_models(host, settings=settings):
                 try:
-                    shown: checks.ModelInfo | None = checks.model_info(local.name, host, settings=settings, refresh=True)
+                    shown: checks.ModelInfo | None = checks.model_info(
+                        local.name, host, settings=settings, refresh=True
+                    )
                 except OllamaError:
                     shown = None
                 report.models.append((local, shown))
@@ -145,7 +147,5 @@ def _model_checks(settings: OllamaSettings, host: str, requires: tuple[str, ...]
     else:
         configured = settings.num_ctx or info.num_ctx
         shown = f"{ctx} max" if ctx else "unknown max"
-        found.append(
-            Check(host, f"{model} context", True, f"{shown}; loads with {configured or 'the server default'}")
-        )
+        found.append(Check(host, f"{model} context", True, f"{shown}; loads with {configured or 'the server default'}"))
     return found

@@ -64,7 +64,9 @@ def parse_host(value: str | None) -> OllamaHost:
         scheme, rest = "http", text
     scheme = scheme.lower()
     if scheme not in _SCHEME_PORTS:
-        raise ConfigError(f"OLLAMA_HOST {value!r} has scheme {scheme!r}: use http:// or https://, e.g. 'http://localhost:11434'")
+        raise ConfigError(
+            f"OLLAMA_HOST {value!r} has scheme {scheme!r}: use http:// or https://, e.g. 'http://localhost:11434'"
+        )
     default_port = _SCHEME_PORTS[scheme] if sep else DEFAULT_PORT
     rest = _bracket_bare_ipv6(rest)
     try:
@@ -75,7 +77,9 @@ def parse_host(value: str | None) -> OllamaHost:
             f"OLLAMA_HOST {value!r} is not a valid host ({exc}); write it as 'host', 'host:port' or 'scheme://host:port'"
         ) from exc
     if split.query or split.fragment or split.username or split.password:
-        raise ConfigError(f"OLLAMA_HOST {value!r} may not carry credentials, a query or a fragment; use OLLAMA_API_KEY for keys")
+        raise ConfigError(
+            f"OLLAMA_HOST {value!r} may not carry credentials, a query or a fragment; use OLLAMA_API_KEY for keys"
+        )
     hostname = split.hostname or "127.0.0.1"
     if any(ch.isspace() for ch in hostname):
         raise ConfigError(f"OLLAMA_HOST {value!r} contains whitespace inside the host name")

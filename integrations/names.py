@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from integrations.errors import ConfigError
 
-__all__ = ["ModelName", "parse_model_name", "same_model", "display_name"]
+__all__ = ["ModelName", "display_name", "parse_model_name", "same_model"]
 
 DEFAULT_HOST = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"

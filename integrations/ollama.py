@@ -204,7 +204,9 @@ def _translated(host: OllamaHost, settings: OllamaSettings, model: str | None = 
     except httpx.ConnectError as exc:
         raise OllamaUnreachable(host.url, f"cannot connect: {exc}") from exc
     except httpx.ReadTimeout as exc:
-        raise OllamaServerError(host.url, 0, "no answer within the read timeout (raise OLLAMA_INTEGRATIONS_TIMEOUT)") from exc
+        raise OllamaServerError(
+            host.url, 0, "no answer within the read timeout (raise OLLAMA_INTEGRATIONS_TIMEOUT)"
+        ) from exc
     except httpx.TransportError as exc:
         raise OllamaServerError(host.url, 0, f"the connection broke: {exc!r}") from exc
     except (json.JSONDecodeError, ValueError) as exc:
@@ -243,7 +245,7 @@ def server_info(host: HostLike = None, *, settings: OllamaSettings | None = None
     def ask() -> ServerInfo:
         with _translated(target, settings):
             # ollama-python has no version() call; _request_raw keeps its headers and errors.
-            response = client(target, settings=settings)._request_raw("GET", "/api/version")
+            response = client(target, settings=settings)._request_raw("GET", "/api/version")  # type: ignore[no-untyped-call]
             version = str(response.json().get("version", "0.0.0"))
         return ServerInfo(target.url, version)
 
@@ -251,7 +253,9 @@ def server_info(host: HostLike = None, *, settings: OllamaSettings | None = None
     return info
 
 
-def require_version(minimum: str, feature: str, host: HostLike = None, *, settings: OllamaSettings | None = None) -> None:
+def require_version(
+    minimum: str, feature: str, host: HostLike = None, *, settings: OllamaSettings | None = None
+) -> None:
     """Raise `OllamaVersionTooOld` unless the server is at least ``minimum`` (development builds pass)."""
     info = server_info(host, settings=settings)
     if info.version_tuple != (0, 0, 0) and info.version_tuple < version_tuple(minimum):
@@ -262,7 +266,7 @@ def _list(target: OllamaHost, settings: OllamaSettings) -> list[LocalModel]:
     with _translated(target, settings):
         # The typed list() drops the capabilities and context_length that servers since
         # v0.30 send; _request_raw is the client's own request path, with its error handling.
-        data = client(target, settings=settings)._request_raw("GET", "/api/tags").json()
+        data = client(target, settings=settings)._request_raw("GET", "/api/tags").json()  # type: ignore[no-untyped-call]
     models = []
     for row in data.get("models") or []:
         details = row.get("details") or {}
@@ -463,9 +467,7 @@ def derived_name(name: str, num_ctx: int) -> str:
     return parsed.with_tag(f"{parsed.tag}-ctx{num_ctx}").short
 
 
-def ensure_context(
-    name: str, num_ctx: int, *, host: HostLike = None, settings: OllamaSettings | None = None
-) -> str:
+def ensure_context(name: str, num_ctx: int, *, host: HostLike = None, settings: OllamaSettings | None = None) -> str:
     """Return a model name that loads with ``num_ctx``: ``name`` itself or a derived model, created once.
 
     Ollama's ``/v1`` endpoint cannot set ``num_ctx`` per request, so a long agent chat is

@@ -33,6 +33,7 @@ def openai_client(
     ``openai.OpenAI``.
     """
     import openai as sdk
+
     ours, theirs = split_overrides(overrides)
     target = resolve(model, settings=settings, check=check, pull=pull, requires=requires, overrides=ours)
     sync_http, _ = http_clients(target)
@@ -51,6 +52,7 @@ def async_openai_client(
 ) -> openai.AsyncOpenAI:
     """The ``openai.AsyncOpenAI`` twin of `openai_client`."""
     import openai as sdk
+
     ours, theirs = split_overrides(overrides)
     target = resolve(model, settings=settings, check=check, pull=pull, requires=requires, overrides=ours)
     _, async_http = http_clients(target)

@@ -89,7 +89,9 @@ def test_agentchat_round(ollama_settings: OllamaSettings) -> None:
 def test_ag2_two_agent_chat(ollama_settings: OllamaSettings, tmp_path: Path) -> None:
     from autogen import AssistantAgent, UserProxyAgent
 
-    assistant = AssistantAgent("assistant", llm_config=integrations.llm_config(settings=ollama_settings.merged(max_tokens=16)))
+    assistant = AssistantAgent(
+        "assistant", llm_config=integrations.llm_config(settings=ollama_settings.merged(max_tokens=16))
+    )
     user = UserProxyAgent(
         "user_proxy", human_input_mode="NEVER", code_execution_config=False, max_consecutive_auto_reply=1
     )

@@ -73,7 +73,9 @@ def test_every_verb_has_help(verb: str) -> None:
 def test_config_autogen_reads_back_with_autogen(tmp_path: Path) -> None:
     autogen = pytest.importorskip("autogen")
     path = tmp_path / "OAI_CONFIG_LIST"
-    result = runner.invoke(app, ["config", "--format", "autogen", "--host", "a,b:1", "--model", "codellama", "-o", str(path)])
+    result = runner.invoke(
+        app, ["config", "--format", "autogen", "--host", "a,b:1", "--model", "codellama", "-o", str(path)]
+    )
     assert result.exit_code == 0, result.output
     loaded = autogen.LLMConfig.from_json(path=path).model_dump()["config_list"]
     assert [e["base_url"] for e in loaded] == ["http://a:11434/v1", "http://b:1/v1"]

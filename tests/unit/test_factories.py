@@ -149,5 +149,9 @@ def test_real_frameworks_accept_what_the_factories_build() -> None:
     assert assistant.llm_config["config_list"][0]["model"] == "codellama"
     agent = agentchat.AssistantAgent("assistant", model_client=integrations.model_client("qwen2.5", check=False))
     assert agent.name == "assistant"
-    chain = prompts.ChatPromptTemplate.from_template("{q}") | integrations.chat_openai("x", check=False) | parsers.StrOutputParser()
+    chain = (
+        prompts.ChatPromptTemplate.from_template("{q}")
+        | integrations.chat_openai("x", check=False)
+        | parsers.StrOutputParser()
+    )
     assert chain is not None and len(chain.steps) == 3

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import integrations
 
 EXPECTED_ALL = [
@@ -38,7 +40,17 @@ EXPECTED_ALL = [
     "write_oai_config_list",
 ]
 
-HEAVY = ["openai", "langchain_core", "langchain_openai", "autogen", "autogen_agentchat", "autogen_ext", "llama_cpp", "ollama", "httpx"]
+HEAVY = [
+    "openai",
+    "langchain_core",
+    "langchain_openai",
+    "autogen",
+    "autogen_agentchat",
+    "autogen_ext",
+    "llama_cpp",
+    "ollama",
+    "httpx",
+]
 
 
 def test_public_api_is_pinned() -> None:
@@ -54,12 +66,8 @@ def test_import_loads_no_framework() -> None:
 
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
-    try:
+    with pytest.raises(AttributeError, match="no_such_thing"):
         integrations.no_such_thing  # noqa: B018
-    except AttributeError as exc:
-        assert "no_such_thing" in str(exc)
-    else:
-        raise AssertionError("expected AttributeError")
 
 
 def test_missing_extra_names_the_pip_command(monkeypatch: object) -> None:
@@ -75,5 +83,7 @@ def test_missing_extra_names_the_pip_command(monkeypatch: object) -> None:
 
 
 def test_python_dash_m_runs_the_cli() -> None:
-    done = subprocess.run([sys.executable, "-m", "integrations", "--version"], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "integrations", "--version"], capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == f"ollama-integrations {integrations.__version__}"

@@ -85,7 +85,11 @@ def test_a_hung_server_hits_the_read_timeout(silent_listener: str) -> None:
 @pytest.mark.parametrize("status", [500, 503])
 @pytest.mark.parametrize("body", [{"error": "boom"}, None])
 def test_server_errors_with_and_without_json(stub: Stub, status: int, body: object) -> None:
-    stub.route("GET", "/api/version", Reply(status, body=body) if body else Reply(status, raw=b"oops", content_type="text/plain"))
+    stub.route(
+        "GET",
+        "/api/version",
+        Reply(status, body=body) if body else Reply(status, raw=b"oops", content_type="text/plain"),
+    )
     with pytest.raises(OllamaServerError) as caught:
         checks.server_info(settings=settings_for(stub.url))
     assert caught.value.status == status
@@ -164,7 +168,7 @@ def test_pull_passes_progress_events_then_returns_info(stub: Stub) -> None:
     events: list[checks.PullProgress] = []
     info = checks.ensure_model("llama3", pull=True, on_progress=events.append, settings=settings_for(stub.url))
     assert info.context_length == 8192
-    assert [e.status for e in events][0] == "pulling manifest"
+    assert events[0].status == "pulling manifest"
     assert events[-1].done
     assert [e.completed for e in events if e.digest] == [None, 60, 100]
 

@@ -12,7 +12,9 @@ from integrations.settings import OllamaSettings, available_profiles
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "mine.toml").write_text('model = "from-profile"\ntemperature = 0.1\nseed = 1\nnum_ctx = 4096\n')
+    (tmp_path / "configs" / "mine.toml").write_text(
+        'model = "from-profile"\ntemperature = 0.1\nseed = 1\nnum_ctx = 4096\n'
+    )
     return tmp_path
 
 
@@ -26,7 +28,9 @@ def test_defaults() -> None:
 
 
 def test_precedence_arguments_env_dotenv_profile_defaults(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (workdir / ".env").write_text("OLLAMA_INTEGRATIONS_PROFILE=mine\nOLLAMA_INTEGRATIONS_MODEL=from-dotenv\nOLLAMA_INTEGRATIONS_TEMPERATURE=0.3\nOLLAMA_INTEGRATIONS_SEED=3\n")
+    (workdir / ".env").write_text(
+        "OLLAMA_INTEGRATIONS_PROFILE=mine\nOLLAMA_INTEGRATIONS_MODEL=from-dotenv\nOLLAMA_INTEGRATIONS_TEMPERATURE=0.3\nOLLAMA_INTEGRATIONS_SEED=3\n"
+    )
     monkeypatch.setenv("OLLAMA_INTEGRATIONS_MODEL", "from-env")
     monkeypatch.setenv("OLLAMA_INTEGRATIONS_TEMPERATURE", "0.5")
     settings = OllamaSettings(model="from-argument")

@@ -37,7 +37,9 @@ def _sent(stub: Stub) -> dict[str, Any]:
 
 
 def _ask_openai(settings: OllamaSettings, check: bool = False) -> None:
-    integrations.openai_client("m", settings=settings, check=check).chat.completions.create(model="m", messages=MESSAGES)
+    integrations.openai_client("m", settings=settings, check=check).chat.completions.create(
+        model="m", messages=MESSAGES
+    )
 
 
 def _ask_async_openai(settings: OllamaSettings, check: bool = False) -> None:
@@ -96,8 +98,13 @@ def test_never_falls_back_to_openai_environment(server: Stub, ask: Any, monkeypa
 
 
 def test_streams_ask_for_usage(server: Stub) -> None:
-    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-             "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    }
     usage = {**chunk, "choices": [], "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3}}
     sse = f"data: {json.dumps(chunk)}\n\ndata: {json.dumps(usage)}\n\ndata: [DONE]\n\n".encode()
     server.route("POST", "/v1/chat/completions", Reply(raw=sse, content_type="text/event-stream"))
