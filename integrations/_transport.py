@@ -34,7 +34,7 @@ def patch_body(
     model that carries ``num_ctx``).
 
     >>> patch_body({"model": "m", "max_completion_tokens": 5}, {"temperature": 0.2, "top_p": 0.9})
-    {'model': 'm', 'temperature': 0.2, 'top_p': 0.9, 'max_tokens': 5}
+    {'model': 'm', 'max_tokens': 5, 'temperature': 0.2, 'top_p': 0.9}
     >>> patch_body({"stream": True, "temperature": 0}, {"temperature": 0.7})["stream_options"]
     {'include_usage': True}
     """
