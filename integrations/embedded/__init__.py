@@ -27,7 +27,8 @@ grammar-constrained so it always parses and matches the tool's schema):
 * The call is sampled under a llama.cpp grammar built from
   ``{"name": <one of the tools>, "arguments": <that tool's JSON schema>}``
   (one alternative per tool), so arguments respect types, enums and ``required``.
-  Unbounded strings are capped at 256 characters, and grammar-constrained output
+  Unbounded strings are capped at 64 characters (longer caps make llama.cpp's
+  grammar sampler dramatically slower), and grammar-constrained output
   (tool calls and JSON-schema formats) gets at least 512 tokens whatever
   ``max_tokens``/``num_predict`` say, so it is never cut off mid-JSON.
 * Tools are listed in the system message; assistant tool calls are rendered as

@@ -27,7 +27,7 @@ __all__ = [
     "new_call_id",
 ]
 
-MAX_STRING = 256
+MAX_STRING = 64
 """Strings inside grammar-constrained JSON are capped so a tiny model cannot ramble past its budget."""
 
 
