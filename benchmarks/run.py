@@ -113,13 +113,22 @@ def bench_request_overhead(url: str, rounds: int) -> None:
         lambda: ours.chat.completions.create(**ask), lambda: raw.chat.completions.create(**plain), rounds
     )
     ratio = factory_s / raw_s
-    record("openai_client() vs openai.OpenAI: median latency", ratio, "ratio", round(raw_s * 1000, 2), "<= 1.02", ratio <= 1.02)
+    record(
+        "openai_client() vs openai.OpenAI: median latency",
+        ratio,
+        "ratio",
+        round(raw_s * 1000, 2),
+        "<= 1.02",
+        ratio <= 1.02,
+    )
 
     lc_ours = integrations.chat_openai(settings=settings)
     lc_raw = ChatOpenAI(model=MODEL, base_url=f"{url}/v1", api_key="ollama", temperature=0.0, top_p=1.0, max_tokens=1)
     factory_s, raw_s = _interleaved(lambda: lc_ours.invoke("Hi"), lambda: lc_raw.invoke("Hi"), rounds)
     ratio = factory_s / raw_s
-    record("chat_openai() vs ChatOpenAI: median latency", ratio, "ratio", round(raw_s * 1000, 2), "<= 1.02", ratio <= 1.02)
+    record(
+        "chat_openai() vs ChatOpenAI: median latency", ratio, "ratio", round(raw_s * 1000, 2), "<= 1.02", ratio <= 1.02
+    )
 
 
 def bench_connection_reuse(proxy: CountingProxy, count: int) -> None:
@@ -127,7 +136,9 @@ def bench_connection_reuse(proxy: CountingProxy, count: int) -> None:
     proxy.reset()
     for _ in range(count):
         client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    record(f"TCP connections for {count} requests", proxy.connections, "conns", float(count), "1", proxy.connections == 1)
+    record(
+        f"TCP connections for {count} requests", proxy.connections, "conns", float(count), "1", proxy.connections == 1
+    )
 
 
 def bench_concurrency(url: str, agents: int, turns: int) -> None:
@@ -173,7 +184,14 @@ def bench_embedded(quick: bool) -> None:
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     path = HERE / "results-embedded.json"
     for entry in json.loads(path.read_text()):
-        record(f"embedded: {entry['name']}", entry["value"], entry["unit"], entry.get("baseline"), str(entry["target"]), bool(entry["met"]))
+        record(
+            f"embedded: {entry['name']}",
+            entry["value"],
+            entry["unit"],
+            entry.get("baseline"),
+            str(entry["target"]),
+            bool(entry["met"]),
+        )
 
 
 def main() -> int:
