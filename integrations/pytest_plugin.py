@@ -75,7 +75,9 @@ def _pull(url: str, model: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def ollama_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OllamaServerInfo]:
+def ollama_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[OllamaServerInfo]:
     """An Ollama-compatible server with ``smollm2:135m`` pulled (embedded unless ``--ollama-real``)."""
     if request.config.getoption("--ollama-real", default=False):
         url = _real_url()

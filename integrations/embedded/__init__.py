@@ -48,7 +48,7 @@ from integrations.embedded.store import PACKAGED_MODELS, PackagedModel, default_
 if TYPE_CHECKING:  # pragma: no cover
     from integrations.embedded.server import EmbeddedServer, serve
 
-__all__ = ["EmbeddedServer", "serve", "PACKAGED_MODELS", "PackagedModel", "default_models_dir"]
+__all__ = ["PACKAGED_MODELS", "EmbeddedServer", "PackagedModel", "default_models_dir", "serve"]
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GGUFInfo", "read_gguf", "GGUFError", "FILE_TYPES", "human_number"]
+__all__ = ["FILE_TYPES", "GGUFError", "GGUFInfo", "human_number", "read_gguf"]
 
 
 class GGUFError(ValueError):

@@ -17,14 +17,14 @@ from integrations.embedded.protocol import ApiError
 __all__ = [
     "ChatMessage",
     "ToolSpec",
-    "normalize_messages",
-    "parse_tools",
-    "tool_mode",
-    "tool_call_schema",
     "bounded_schema",
-    "render_for_template",
-    "parse_tool_call",
     "new_call_id",
+    "normalize_messages",
+    "parse_tool_call",
+    "parse_tools",
+    "render_for_template",
+    "tool_call_schema",
+    "tool_mode",
 ]
 
 MAX_STRING = 64
@@ -67,7 +67,9 @@ def _text_content(content: Any, where: str) -> str:
                     url = part.get("image_url")
                     url = url.get("url") if isinstance(url, dict) else url
                     if isinstance(url, str) and url.startswith(("http://", "https://")):
-                        raise ApiError(400, "image URLs are not currently supported, please use base64 encoded data instead")
+                        raise ApiError(
+                            400, "image URLs are not currently supported, please use base64 encoded data instead"
+                        )
                 # other parts (audio, images as data) carry nothing this text-only model can use
             else:
                 raise ApiError(400, f"invalid message content type in {where}")

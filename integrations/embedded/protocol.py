@@ -18,17 +18,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 __all__ = [
-    "ApiError",
     "DEFAULT_KEEP_ALIVE",
     "FOREVER",
+    "OPTION_TYPES",
+    "ApiError",
+    "Options",
+    "format_parameters",
+    "local_time",
     "parse_go_duration",
     "parse_keep_alive",
-    "utc_now",
-    "local_time",
-    "format_parameters",
-    "Options",
     "parse_options",
-    "OPTION_TYPES",
+    "utc_now",
 ]
 
 
@@ -197,7 +197,7 @@ def _check_type(key: str, value: Any) -> Any:
         return value
     ok: bool
     if kind == "integer":
-        ok = isinstance(value, int) and not isinstance(value, bool) or (
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
             isinstance(value, float) and value.is_integer()
         )
         value = int(value) if ok else value

@@ -27,7 +27,7 @@ from integrations.errors import MissingDependency
 if TYPE_CHECKING:  # pragma: no cover
     from llama_cpp import Llama
 
-__all__ = ["Runtime", "LoadedModel", "GenerationResult", "DEFAULT_NUM_CTX", "schema_to_gbnf", "import_llama_cpp"]
+__all__ = ["DEFAULT_NUM_CTX", "GenerationResult", "LoadedModel", "Runtime", "import_llama_cpp", "schema_to_gbnf"]
 
 log = logging.getLogger("integrations.embedded")
 
@@ -123,7 +123,7 @@ class LoadedModel:
         if token < 0:
             return ""
         try:
-            return self.llm._model.token_get_text(token)  # noqa: SLF001 - no public accessor
+            return self.llm._model.token_get_text(token)
         except Exception:  # pragma: no cover - defensive: older bindings
             return ""
 
@@ -164,7 +164,7 @@ class LoadedModel:
         """Sample until EOG, a stop string, the token budget or ``cancel``; call ``emit`` per text piece."""
         import_llama_cpp()
         import llama_cpp
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         llm = self.llm
         result = GenerationResult()
@@ -184,7 +184,7 @@ class LoadedModel:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
         pending = ""
-        vocab = llm._model.vocab  # noqa: SLF001 - needed for llama_vocab_is_eog
+        vocab = llm._model.vocab
         seed = opts.seed if opts.seed is not None and opts.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED
         start = time.perf_counter_ns()
         first_at = start

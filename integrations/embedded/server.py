@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import ipaddress
 import json
 import logging
@@ -54,7 +55,7 @@ from integrations.embedded.runtime import GenerationResult, LoadedModel, Runtime
 from integrations.embedded.store import ModelRecord, Store
 from integrations.errors import ConfigError
 
-__all__ = ["EmbeddedServer", "serve", "build_app", "OLLAMA_VERSION", "MAX_BODY"]
+__all__ = ["MAX_BODY", "OLLAMA_VERSION", "EmbeddedServer", "build_app", "serve"]
 
 log = logging.getLogger("integrations.embedded")
 
@@ -163,7 +164,7 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
     def run() -> None:
         try:
             value = fn(*args)
-        except BaseException as exc:  # noqa: BLE001 - forwarded to the awaiting coroutine
+        except BaseException as exc:
             _call_soon(loop, settle, None, exc)
         else:
             _call_soon(loop, settle, value, None)
@@ -173,10 +174,8 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable[..., None], *args: Any) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):  # loop closed: the server is shutting down
         loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:  # loop closed: the server is shutting down
-        pass
 
 
 _END = object()
@@ -201,7 +200,7 @@ class _ThreadStream:
         def run() -> None:
             try:
                 work(self.emit, self.cancel)
-            except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
+            except BaseException as exc:
                 self.emit(_Failure(exc))
             finally:
                 self.emit(_END)
@@ -350,7 +349,9 @@ class _Api:
     async def _acquire(self, record: ModelRecord, opts: Options) -> tuple[LoadedModel, float]:
         trained = record.info.context_length
         if opts.num_ctx is not None and opts.num_ctx > trained:
-            raise ApiError(400, f"num_ctx {opts.num_ctx} exceeds the trained context length {trained} of {record.short}")
+            raise ApiError(
+                400, f"num_ctx {opts.num_ctx} exceeds the trained context length {trained} of {record.short}"
+            )
         return await _in_thread(self.runtime.acquire, record, opts)
 
     async def _load_or_unload(self, record: ModelRecord, opts: Options, keep_alive: float) -> str:
@@ -499,7 +500,7 @@ class _Api:
             raise ApiError(400, "model is required")
         base = body.get("from")
         if body.get("files"):
-            raise ApiError(400, "creating models from uploaded files is not supported by the embedded server; use 'from'")
+            raise ApiError(400, "creating models from uploaded files is not supported here; use 'from'")
         if not base:
             raise ApiError(400, "neither 'from' or 'files' was specified")
         if body.get("quantize"):
@@ -529,8 +530,8 @@ class _Api:
 
         for label, value in (("source", src), ("destination", dst)):
             try:
-                parse_model_name(value)
-            except (ConfigError, TypeError):
+                parse_model_name(str(value) if value is not None else "")
+            except ConfigError:
                 raise ApiError(400, f'{label} "{value}" is invalid') from None
         record = self.store.resolve(str(src))
         if record is None:
@@ -590,7 +591,8 @@ class _Api:
             if plan.tools is not None:
                 name, args = parse_tool_call(result.text, plan.tools)
                 message["content"] = ""
-                message["tool_calls"] = [{"id": new_call_id(), "function": {"index": 0, "name": name, "arguments": args}}]
+                call = {"index": 0, "name": name, "arguments": args}
+                message["tool_calls"] = [{"id": new_call_id(), "function": call}]
             return {"model": model, "created_at": utc_now(), "message": message,
                     "done_reason": result.done_reason, "done": True, **_metrics(result, load_s, started)}
 
@@ -632,7 +634,7 @@ class _Api:
         if not isinstance(prompt, str):
             raise ApiError(400, "prompt must be a string")
         if body.get("suffix"):
-            raise ApiError(400, f"{record.name.host}/{record.name.namespace}/{record.short.split('/')[-1]} does not support insert")
+            raise ApiError(400, _no_insert(record))
         if not prompt and not body.get("images"):
             reason = await self._load_or_unload(record, opts, keep_alive)
             return _JSON({"model": model, "created_at": utc_now(), "response": "", "done": True, "done_reason": reason})
@@ -680,7 +682,9 @@ class _Api:
 
         return _ndjson(lines())
 
-    async def _embed_vectors(self, record: ModelRecord, body: dict[str, Any], texts: list[str]) -> tuple[list[list[float]], int, float]:
+    async def _embed_vectors(
+        self, record: ModelRecord, body: dict[str, Any], texts: list[str]
+    ) -> tuple[list[list[float]], int, float]:
         keep_alive = parse_keep_alive(body.get("keep_alive"))
         opts = parse_options(record.parameters, body.get("options"))
         lm, load_s = await self._acquire(record, opts)
@@ -802,7 +806,7 @@ class _Api:
             raise
         opts = _budget(opts, plan)
         stream = bool(body.get("stream"))
-        include_usage = bool(isinstance(body.get("stream_options"), dict) and body["stream_options"].get("include_usage"))
+        include_usage = _include_usage(body)
         cid = f"chatcmpl-{random.randint(0, 998)}"
         created = int(time.time())
         streamer, blocking = self._run(lm, keep_alive, tokens, opts, plan.grammar, stream and plan.tools is None)
@@ -874,7 +878,7 @@ class _Api:
         if not isinstance(prompt, str):
             raise ApiError(400, "prompt must be a string")
         if body.get("suffix"):
-            raise ApiError(400, f"{record.name.host}/{record.name.namespace}/{record.short.split('/')[-1]} does not support insert")
+            raise ApiError(400, _no_insert(record))
         opts = self._oai_options(record, body)
         keep_alive = parse_keep_alive(None)
         lm, _ = await self._acquire(record, opts)
@@ -886,7 +890,7 @@ class _Api:
             self.runtime.release(lm, keep_alive)
             raise
         stream = bool(body.get("stream"))
-        include_usage = bool(isinstance(body.get("stream_options"), dict) and body["stream_options"].get("include_usage"))
+        include_usage = _include_usage(body)
         cid = f"cmpl-{random.randint(0, 998)}"
         created = int(time.time())
         streamer, blocking = self._run(lm, keep_alive, tokens, opts, None, stream)
@@ -975,6 +979,15 @@ class _Api:
         return _JSON(self._oai_model(record, model))
 
 
+def _no_insert(record: ModelRecord) -> str:
+    return f"{record.name.host}/{record.name.namespace}/{record.name.model}:{record.name.tag} does not support insert"
+
+
+def _include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    return isinstance(options, dict) and bool(options.get("include_usage"))
+
+
 def _renormalise(vec: list[float]) -> list[float]:
     norm = sum(x * x for x in vec) ** 0.5 or 1.0
     return [x / norm for x in vec]
@@ -1052,7 +1065,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host.strip("[]"), port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another port (port=0 picks a free one).") from None
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another port (port=0 picks a free one)."
+        ) from None
     sock.listen(128)
     sock.setblocking(False)
     return sock

@@ -31,10 +31,10 @@ from integrations.errors import ConfigError
 from integrations.names import ModelName, parse_model_name
 
 __all__ = [
-    "PackagedModel",
     "PACKAGED_MODELS",
-    "PackageMissing",
     "ModelRecord",
+    "PackageMissing",
+    "PackagedModel",
     "Store",
     "default_models_dir",
 ]

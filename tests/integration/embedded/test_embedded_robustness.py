@@ -96,7 +96,7 @@ def test_streamed_chat_is_ndjson(http, ollama_model):
     with http.stream("POST", "/api/chat", json={"model": ollama_model, "options": {"num_predict": 6},
                                                "messages": [{"role": "user", "content": "hi"}]}) as response:
         assert response.headers["content-type"] == "application/x-ndjson"
-        lines = [line for line in response.iter_lines()]
+        lines = list(response.iter_lines())
     assert all(lines), "no blank lines in NDJSON"
     assert '"done":true' in lines[-1]
 
