@@ -299,6 +299,7 @@ class Runtime:
     def __init__(self) -> None:
         self._models: dict[tuple[str, str, str, str], LoadedModel] = {}
         self._guard = threading.Lock()
+        self._idle = threading.Condition(self._guard)  # notified when a model's active count drops
         self._load_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -319,7 +320,7 @@ class Runtime:
             self._reaper.join(timeout=5)
             self._reaper = None
         for key in list(self._models):
-            self._unload_key(key)
+            self._unload_key(key, timeout=30)
 
     def want_ctx(self, record: ModelRecord, requested: int | None) -> int:
         trained = record.info.context_length
@@ -352,6 +353,7 @@ class Runtime:
             lm.active -= 1
             lm.expires_at = FOREVER if keep_alive == FOREVER else time.time() + keep_alive
             idle = lm.active == 0
+            self._idle.notify_all()
         if keep_alive <= 0 and idle:
             with self._load_lock(key):
                 if self._models.get(key) is lm and lm.active == 0:
@@ -377,11 +379,20 @@ class Runtime:
         log.info("loaded %s (n_ctx=%d, threads=%d) in %.2fs", record.short, n_ctx, n_threads, seconds)
         return LoadedModel(record, llm, n_ctx, n_threads, seconds)
 
-    def _unload_key(self, key: tuple[str, str, str, str]) -> None:
+    def _unload_key(self, key: tuple[str, str, str, str], timeout: float | None = None) -> None:
+        """Unload once no request uses the model (callers hold the key's load lock, so none can start)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._guard:
-            lm = self._models.pop(key, None)
-        if lm is None:
-            return
+            lm = self._models.get(key)
+            if lm is None:
+                return
+            while lm.active > 0:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    log.warning("unloading %s while %d request(s) still use it", lm.record.short, lm.active)
+                    break
+                self._idle.wait(left)
+            self._models.pop(key, None)
         with lm.lock:  # wait for an in-flight generation
             lm.close()
         log.info("unloaded %s", lm.record.short)

@@ -716,9 +716,7 @@ class _Api:
             raise ApiError(400, "dimensions must be a positive integer")
         if not texts:
             keep_alive = parse_keep_alive(body.get("keep_alive"))
-            await self._load_or_unload(record, parse_options(record.parameters, body.get("options")), keep_alive or 1)
-            if keep_alive == 0:
-                await _in_thread(self.runtime.unload, record)
+            await self._load_or_unload(record, parse_options(record.parameters, body.get("options")), keep_alive)
             return _JSON({"model": model, "embeddings": []})
         vectors, count, load_s = await self._embed_vectors(record, body, texts)
         if dims:
