@@ -77,7 +77,7 @@ async function callTool() {
     console.log(`tool call: ${call.name}(${JSON.stringify(call.input)}) -> ${JSON.stringify(call.output)}`)
   }
   console.log(`answer: ${result.text}`)
-  return { toolCalls, text: result.text }
+  return { toolCalls, steps: result.steps.length, text: result.text }
 }
 
 console.error(`model ${modelId} at ${baseURL}`)
@@ -89,6 +89,7 @@ try {
       chunks: streamed.chunks,
       text_length: streamed.text.length,
       tool_calls: tools.toolCalls,
+      steps: tools.steps, // 2: the tool's result went back to the model for an answer
       answer_length: tools.text.length,
     }),
   )

@@ -114,8 +114,9 @@ def test_vercel_streams_and_calls_a_tool(js_packages: Path, ollama_settings: Oll
     assert call["output"]["ticker"] == call["input"]["ticker"] and call["output"]["currency"] == "USD"
     assert isinstance(call["output"]["price"], float)
     assert f"tool call: get_stock_price({json.dumps(call['input'], separators=(',', ':'))})" in done.stdout
-    # After the tool result the embedded server answers in text (step 2 of stopWhen: stepCountIs(2)).
-    assert summary["answer_length"] > 0, done.stdout
+    # The tool result went back to the model for a second step (stopWhen: stepCountIs(2)).
+    assert summary["steps"] == 2, summary
+    assert "\nanswer: " in done.stdout
 
 
 def test_config_env_drives_the_js_client_to_the_python_factories_host(
