@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -294,7 +295,7 @@ def run(
         if run_model is not None:
             argv += ["--model", run_model]
         if chosen.needs == "node":
-            code = _run_node(chosen.path, run_host, run_model)
+            code = _run_node(chosen.path, run_host, run_model, list(ctx.args))
         else:
             main = _guard(lambda: runner.load_example(chosen))
             try:
@@ -356,16 +357,20 @@ def _guarded_server(factory: Any) -> Iterator[Any]:
         server.stop()
 
 
-def _run_node(path: Path, host: str | None, model: str | None) -> int:
+def _run_node(path: Path, host: str | None, model: str | None, args: list[str]) -> int:
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise _fail("this example needs Node.js and npm (https://nodejs.org); install them and run it again")
     from integrations.configs_out import js_environment
+    from integrations.runner import node_project
 
-    env = {**os.environ, **js_environment(_settings(host, model))}
-    folder = path.parent
+    folder = _guard(lambda: node_project(path.parent))
     if not (folder / "node_modules").is_dir():
-        subprocess.run(["npm", "install", "--no-audit", "--no-fund"], cwd=folder, check=True)
-    return subprocess.run(["node", str(path)], cwd=folder, env=env, check=False).returncode
+        errors.print(f"installing the example's npm packages in {folder}", highlight=False)
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=folder, stdout=sys.stderr, check=False)
+        if done.returncode:
+            raise _fail(f"npm ci failed in {folder} (exit {done.returncode}); is the npm registry reachable?")
+    env = {**os.environ, **js_environment(_settings(host, model))}
+    return subprocess.run(["node", str(folder / path.name), *args], cwd=folder, env=env, check=False).returncode
 
 
 @app.command()

@@ -62,6 +62,9 @@ CREATE_MIN_VERSION = "0.5.5"
 CAPABILITIES_MIN_VERSION = "0.6.4"
 """The first Ollama that reports ``capabilities`` in ``/api/show``."""
 
+TRUSTED_REGISTRIES = frozenset({"registry.ollama.ai", "ollama.com", "hf.co", "huggingface.co"})
+"""Registries pulled from without ``insecure=True``."""
+
 HostLike = OllamaHost | str | None
 ProgressCallback = Callable[["PullProgress"], None]
 
@@ -388,12 +391,21 @@ def pull_model(
     settings: OllamaSettings | None = None,
     insecure: bool = False,
 ) -> None:
-    """Pull ``name``, passing every progress event to ``on_progress``. An interrupted pull resumes."""
+    """Pull ``name``, passing every progress event to ``on_progress``. An interrupted pull resumes.
+
+    A name from a registry other than Ollama's own or Hugging Face's needs
+    ``insecure=True``, as Ollama needs ``--insecure`` for registries it cannot verify.
+    """
     import ollama
 
     settings = _settings(settings)
     target = _host(host, settings)
-    parse_model_name(name)
+    registry = parse_model_name(name).host.lower()
+    if registry not in TRUSTED_REGISTRIES and not insecure:
+        raise ConfigError(
+            f"model {name!r} comes from registry {registry!r}, which is not Ollama's or Hugging Face's; "
+            "pass insecure=True (CLI: --insecure) if you trust it"
+        )
     try:
         with _translated(target, settings):
             stream = client(target, settings=settings).pull(name, insecure=insecure, stream=True)

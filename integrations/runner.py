@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +77,21 @@ def resolve_example(name: str) -> Example:
     if key in examples:
         return examples[key]
     raise ConfigError(f"unknown example {name!r}; available: {', '.join(examples)} ('ollama-integrations run --list')")
+
+
+def node_project(folder: Path) -> Path:
+    """A writable copy of a Node example folder: itself in a checkout, a cache copy when installed.
+
+    ``npm ci`` writes ``node_modules`` beside ``package.json``; site-packages may be read-only.
+    """
+    if os.access(folder, os.W_OK) and _PACKAGE_DIR / "examples" not in folder.parents:
+        return folder
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ollama-integrations" / "js"
+    cache.mkdir(parents=True, exist_ok=True)
+    for item in folder.iterdir():
+        if item.is_file():
+            shutil.copy2(item, cache / item.name)
+    return cache
 
 
 def load_example(example: Example) -> Callable[[list[str] | None], int]:

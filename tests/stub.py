@@ -86,7 +86,7 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                 time.sleep(reply.delay)
             if reply.lines is not None:
                 self.send_response(reply.status)
-                self.send_header("content-type", "application/x-ndjson")
+                self.send_header("content-type", reply.content_type if reply.content_type != "application/json" else "application/x-ndjson")
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
                 for index, line in enumerate(reply.lines):
@@ -94,7 +94,7 @@ def _handler(stub: Stub) -> type[BaseHTTPRequestHandler]:
                         self.wfile.flush()
                         self.connection.shutdown(socket.SHUT_RDWR)
                         return
-                    data = (json.dumps(line) + "\n").encode()
+                    data = line if isinstance(line, bytes) else (json.dumps(line) + "\n").encode()
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
