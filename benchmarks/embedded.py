@@ -1,7 +1,7 @@
 """Benchmark the embedded Ollama server against llama-cpp-python in-process.
 
 Measures, in one run and on the same GGUF with the same settings (greedy,
-repeat_penalty 1.1, n_ctx 4096, one thread per CPU):
+repeat_penalty 1.1, n_ctx 4096, the server's default thread count):
 
 * decode throughput through ``POST /v1/chat/completions`` (stream off, fixed
   prompt, max_tokens 128, median of several runs) vs ``Llama.create_chat_completion``;
@@ -126,6 +126,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import llama_cpp
 
+    from integrations.embedded.runtime import default_threads
     from integrations.embedded.store import Store
 
     models_dir = tempfile.mkdtemp(prefix="bench-models-")
@@ -134,7 +135,7 @@ def main() -> None:
     try:
         record = Store(models_dir).resolve(MODEL)
         assert record is not None
-        threads = os.cpu_count() or 1
+        threads = default_threads()  # what the server uses
         llm = llama_cpp.Llama(model_path=str(record.model_path), n_ctx=N_CTX, n_threads=threads,
                               n_threads_batch=threads, n_batch=512, verbose=False)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300) as client:
