@@ -148,6 +148,7 @@ def main() -> None:
                 s_tps.append(tps)
                 tps, i_tokens = _inproc_tps(llm, args.max_tokens)
                 i_tps.append(tps)
+            for _ in range(args.reps * 3):  # first-token runs are short: take more of them
                 s_ttft.append(_server_ttft(client))
                 i_ttft.append(_inproc_ttft(llm))
             rss = _vm_hwm_mb(server.pid)

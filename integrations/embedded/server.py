@@ -352,6 +352,9 @@ class _Api:
             raise ApiError(
                 400, f"num_ctx {opts.num_ctx} exceeds the trained context length {trained} of {record.short}"
             )
+        ready = self.runtime.try_acquire(record, opts)
+        if ready is not None:
+            return ready, 0.0
         return await _in_thread(self.runtime.acquire, record, opts)
 
     async def _load_or_unload(self, record: ModelRecord, opts: Options, keep_alive: float) -> str:

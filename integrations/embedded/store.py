@@ -197,6 +197,7 @@ class Store:
         self.manifests.mkdir(exist_ok=True)
         self.registry = PACKAGED_MODELS if registry is None else registry
         self._write_lock = threading.RLock()
+        self._records: dict[tuple[str, int, int], ModelRecord] = {}
 
     # -- paths ---------------------------------------------------------------
 
@@ -232,9 +233,20 @@ class Store:
         """The local model called ``name`` (case-insensitive, ``:latest`` implied), or None."""
         parsed = _parse(name)
         path = self.manifest_path(parsed)
-        if not path.is_file():
+        try:
+            st = path.stat()
+        except OSError:
             return None
-        return self._record(path)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        cached = self._records.get(key)
+        if cached is not None:
+            return cached
+        record = self._record(path)
+        if record is not None:
+            if len(self._records) > 256:
+                self._records.clear()
+            self._records[key] = record  # manifests are replaced atomically; blobs never change
+        return record
 
     def require(self, name: str, message: str | None = None) -> ModelRecord:
         record = self.resolve(name)
