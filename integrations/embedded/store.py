@@ -351,6 +351,7 @@ class Store:
             tmp = path.with_name(f".{path.name}.tmp")
             tmp.write_text(json.dumps(manifest))
             os.replace(tmp, path)
+            self._records.clear()
         return path
 
     def pull(self, name: str) -> Iterator[dict[str, Any]]:
@@ -502,6 +503,7 @@ class Store:
             if not path.is_file():
                 return False
             path.unlink()
+            self._records.clear()
             parent = path.parent
             while parent != self.manifests and not any(parent.iterdir()):
                 parent.rmdir()
