@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import fnmatch
 import ipaddress
 import json
 import logging
+import os
 import random
 import socket
 import struct
@@ -1011,8 +1013,105 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(str(getattr(exc, "detail", "")), status_code=status)
 
 
-def build_app(store: Store, runtime: Runtime) -> Starlette:
-    """The Starlette application serving ``store`` through ``runtime``."""
+_DEFAULT_ORIGINS = (
+    *(f"{scheme}://{host}{port}" for host in ("localhost", "127.0.0.1", "0.0.0.0")
+      for scheme in ("http", "https") for port in ("", ":*")),
+    "app://*", "file://*", "tauri://*", "vscode-webview://*", "vscode-file://*",
+)
+_CORS_HEADERS = {"authorization", "content-type", "user-agent", "accept", "x-requested-with", "openai-beta"}
+
+
+def _origin_allowed(origin: str) -> bool:
+    extra = [o.strip() for o in os.environ.get("OLLAMA_ORIGINS", "").split(",") if o.strip()]
+    return any(fnmatch.fnmatchcase(origin, pattern) for pattern in (*_DEFAULT_ORIGINS, *extra))
+
+
+def _host_allowed(host: str) -> bool:
+    """Ollama's DNS-rebinding guard for loopback binds: loopback/private IPs and local names only."""
+    if not host:
+        return True
+    name = host
+    if name.startswith("["):
+        name = name[1:].split("]", 1)[0]
+    elif name.count(":") == 1:
+        name = name.rsplit(":", 1)[0]
+    name = name.lower()
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
+        return True
+    if name == socket.gethostname().lower():
+        return True
+    try:
+        ip = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private or ip.is_unspecified
+
+
+class _Guard:
+    """Browser protections as Ollama has them: the Host check (loopback binds) and the CORS Origin allow-list.
+
+    Requests without an ``Origin`` header (SDKs, curl) are unaffected by CORS.
+    """
+
+    def __init__(self, app: Any, check_host: bool) -> None:
+        self.app = app
+        self.check_host = check_host
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if self.check_host and not _host_allowed(headers.get("host", "")):
+            await self._empty(send, 403)
+            return
+        origin = headers.get("origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        if not _origin_allowed(origin):
+            await self._empty(send, 403)
+            return
+        cors = [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"Origin")]
+        if scope["method"] == "OPTIONS":
+            wanted = [h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",")]
+            allowed = [h for h in wanted if h in _CORS_HEADERS or h.startswith("x-stainless-")]
+            cors += [
+                (b"access-control-allow-methods", b"GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"),
+                (b"access-control-allow-headers", ", ".join(allowed).encode("latin-1")),
+                (b"access-control-max-age", b"43200"),
+            ]
+            await self._empty(send, 204, cors)
+            return
+
+        async def send_with_cors(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cors]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    @staticmethod
+    async def _empty(send: Any, status: int, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", b"0"), *(headers or [])]})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_app(store: Store, runtime: Runtime, *, check_host: bool = True) -> Any:
+    """The ASGI application serving ``store`` through ``runtime``.
+
+    ``check_host`` enables Ollama's Host-header check; servers bound to loopback use it.
+    """
     api = _Api(store, runtime)
     n, o = _native, _openai
     routes = [
@@ -1035,7 +1134,7 @@ def build_app(store: Store, runtime: Runtime) -> Starlette:
         Route("/v1/models", o(api.oai_models), methods=["GET"]),
         Route("/v1/models/{model}", o(api.oai_model), methods=["GET"]),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    return _Guard(Starlette(routes=routes, exception_handlers={HTTPException: _http_error}), check_host)
 
 
 # -- servers -----------------------------------------------------------------
@@ -1044,13 +1143,7 @@ def build_app(store: Store, runtime: Runtime) -> Starlette:
 def _check_bind(host: str, allow_remote: bool) -> None:
     if allow_remote:
         return
-    if host == "localhost":
-        return
-    try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not _is_loopback(host):
         raise ConfigError(
             f"refusing to bind the embedded Ollama server to {host!r}: it has no authentication, so it only "
             "listens on loopback (127.0.0.1) by default. Bind 127.0.0.1, or pass allow_remote=True "
@@ -1129,7 +1222,8 @@ class EmbeddedServer:
         records = _ensure_models(self.store, self.preload)
         self._sock = _bind(self.host, self._requested_port)
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(build_app(self.store, self.runtime), log_level="warning", access_log=False,
+        app = build_app(self.store, self.runtime, check_host=_is_loopback(self.host))
+        config = uvicorn.Config(app, log_level="warning", access_log=False,
                                 lifespan="off", timeout_graceful_shutdown=2)
         server = uvicorn.Server(config)
         self._server = server
@@ -1194,7 +1288,8 @@ def serve(
     names = [r.short for r in store.list()]
     logger.info("embedded Ollama server (protocol %s) listening on http://%s:%d", OLLAMA_VERSION, shown, bound)
     logger.info("models dir %s; models: %s", store.root, ", ".join(names) if names else "none (pull smollm2:135m)")
-    config = uvicorn.Config(build_app(store, runtime), log_level="warning", access_log=False, lifespan="off",
+    app = build_app(store, runtime, check_host=_is_loopback(host))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=2)
     runtime.start()
     try:

@@ -106,3 +106,19 @@ def test_non_loopback_bind_refused():
         EmbeddedServer(host="0.0.0.0")
     assert "0.0.0.0" in str(err.value) and "allow_remote" in str(err.value)
     EmbeddedServer(host="localhost")  # loopback names are fine (not started)
+
+
+def test_host_header_and_origin_checks(http):
+    assert http.get("/api/version", headers={"Host": "evil.example.com"}).status_code == 403
+    assert http.get("/api/version", headers={"Host": "localhost:11434"}).status_code == 200
+    assert http.get("/api/version", headers={"Host": "192.168.1.5"}).status_code == 200
+    denied = http.get("/api/version", headers={"Origin": "https://evil.example.com"})
+    assert denied.status_code == 403 and denied.content == b""
+    allowed = http.get("/api/version", headers={"Origin": "http://localhost:3000"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
+    preflight = http.options("/v1/chat/completions", headers={
+        "Origin": "http://127.0.0.1:5173", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, x-stainless-os"})
+    assert preflight.status_code == 204
+    assert "x-stainless-os" in preflight.headers["access-control-allow-headers"]
