@@ -31,8 +31,10 @@ grammar-constrained so it always parses and matches the tool's schema):
   grammar sampler dramatically slower), and grammar-constrained output
   (tool calls and JSON-schema formats) gets at least 512 tokens whatever
   ``max_tokens``/``num_predict`` say, so it is never cut off mid-JSON.
-* Tools are listed in the system message; assistant tool calls are rendered as
-  their JSON and tool results as user turns when the chat template has no tool role.
+* For a call, the tools are listed in the system message; for a text answer they
+  are left out. Earlier assistant tool calls are rendered as a short prose note and
+  tool results as user turns when the chat template has no tool role, so the model
+  answers after a tool result instead of imitating another call.
 
 ``import integrations.embedded`` does not import llama_cpp, starlette or uvicorn:
 `EmbeddedServer` and `serve` are loaded on first access and llama_cpp on the

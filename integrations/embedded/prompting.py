@@ -221,23 +221,30 @@ def render_for_template(
 ) -> list[dict[str, str]]:
     """Plain ``{"role","content"}`` turns any chat template can render.
 
-    Tools go into the system message; assistant tool calls become their JSON;
-    tool results become user turns unless the template has a tool role.
+    Tools go into the system message. With a template that has a tool role,
+    assistant tool calls become a short note and results keep their role.
+    Otherwise (SmolLM2) a call-only assistant turn is dropped and each result
+    becomes a user turn naming the tool: a tiny model then answers from the
+    result instead of imitating the previous turn.
     """
     out: list[dict[str, str]] = []
     has_system = any(m.role == "system" for m in messages)
     if default_system and not has_system:
         out.append({"role": "system", "content": default_system})
+    names = {c["id"]: c["name"] for m in messages for c in m.tool_calls if c.get("id")}
     for m in messages:
         content = m.content
         role = m.role
         if m.tool_calls:
-            calls = "\n".join(json.dumps({"name": c["name"], "arguments": c["arguments"]}, ensure_ascii=False)
+            if not template_knows_tools and not content.strip():
+                continue
+            calls = "\n".join(f"(called {c['name']} with {json.dumps(c['arguments'], ensure_ascii=False)})"
                               for c in m.tool_calls)
             content = f"{content}\n{calls}" if content else calls
         if role == "tool" and not template_knows_tools:
-            label = f" from {m.tool_name}" if m.tool_name else ""
-            role, content = "user", f"Tool result{label}:\n{content}"
+            name = m.tool_name or names.get(m.tool_call_id or "")
+            label = f"The {name} tool returned" if name else "The tool returned"
+            role, content = "user", f"{label}:\n{content}"
         out.append({"role": role, "content": content})
     if tools:
         text = _tools_text(tools)

@@ -296,7 +296,7 @@ def _plan_chat(
     fmt: Any,
 ) -> _Plan:
     mode, allowed = tool_mode(tools, tool_choice, messages)
-    shown = tools if tool_choice != "none" else []
+    shown = allowed if mode == "call" else []  # after a tool result, no call instructions: answer in prose
     turns = render_for_template(messages, shown, template_knows_tools=lm.template_knows_tools,
                                 default_system=lm.record.system)
     prompt = lm.render_chat(turns)
