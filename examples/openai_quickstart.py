@@ -6,7 +6,7 @@ the curl command you could paste (printed with your configured base URL) and sen
 with the standard library's ``urllib``, to show there is nothing more to it than
 JSON over HTTP. Both answers and the raw responses are saved as ``responses.json``.
 
-Needs: no extra (the OpenAI SDK is a core dependency) and any chat model
+Needs: ``pip install ollama-integrations`` only (the OpenAI SDK is a core dependency) and any chat model
 (default: the library's default model; the announcement used ``llama2``).
 
 Run:
