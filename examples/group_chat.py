@@ -87,15 +87,17 @@ def run(
     before = _common.snapshot(work_dir)
 
     config = llm_config(settings=settings)
-    planner, coder, critic = (AssistantAgent(name, llm_config=config, system_message=system)
-                              for name, system in ROLES.items())
+    planner, coder, critic = (
+        AssistantAgent(name, llm_config=config, system_message=system) for name, system in ROLES.items()
+    )
     # The executor records what it ran; nvda_tsla.Result is the container its recorder fills.
     record = nvda_tsla.Result(mode="code", work_dir=work_dir, executor="local", data_source=prices.source)
     executor = UserProxyAgent(
         "executor",
         human_input_mode="NEVER",
-        code_execution_config={"executor": nvda_tsla.RecordingExecutor(
-            nvda_tsla.code_executor(work_dir, timeout=timeout), record)},
+        code_execution_config={
+            "executor": nvda_tsla.RecordingExecutor(nvda_tsla.code_executor(work_dir, timeout=timeout), record)
+        },
         default_auto_reply="No code block to run.",
         description="Runs the coder's Python code and reports the output.",
     )
@@ -130,8 +132,12 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     p = _common.parser(__doc__, default_model=DEFAULT_MODEL, max_turns=8)
     p.add_argument("--task", default=TASK, help=f"the task (default: {TASK!r})")
-    p.add_argument("--speakers", choices=["round_robin", "auto"], default="round_robin",
-                   help="how the next speaker is chosen (default: round_robin)")
+    p.add_argument(
+        "--speakers",
+        choices=["round_robin", "auto"],
+        default="round_robin",
+        help="how the next speaker is chosen (default: round_robin)",
+    )
     p.add_argument("--timeout", type=int, default=60, help="seconds before generated code is killed (default: 60)")
     p.add_argument("--offline", action="store_true", help="use the bundled sample data without trying yfinance")
     args = p.parse_args(argv)
@@ -140,8 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         work_dir = _common.work_dir(args.work_dir, EXAMPLE)
         print(f"[group_chat] model {settings.model} at {settings.base_url}; outputs go to {work_dir}")
         print(f"[group_chat] generated code runs in a local subprocess in {work_dir}, killed after {args.timeout}s")
-        result = run(settings, work_dir=work_dir, task=args.task, max_turns=args.max_turns, timeout=args.timeout,
-                     speakers=args.speakers, live_data=not args.offline)
+        result = run(
+            settings,
+            work_dir=work_dir,
+            task=args.task,
+            max_turns=args.max_turns,
+            timeout=args.timeout,
+            speakers=args.speakers,
+            live_data=not args.offline,
+        )
     except (OllamaError, RuntimeError) as exc:
         print(f"[group_chat] error: {exc}", file=sys.stderr)
         return 2

@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     best = max(result.scores)
     print(f"Retrieved note (cosine {best:.3f}): {result.context}")
     if result.structured_error:
-        print(f"[langchain_pipeline] the structured answer did not validate: {result.structured_error}", file=sys.stderr)
+        print(f"[langchain_pipeline] structured answer did not validate: {result.structured_error}", file=sys.stderr)
     else:
         print(f"Structured answer: {result.structured!r}")
     print(f"[langchain_pipeline] saved {result.files[0]}")

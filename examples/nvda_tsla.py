@@ -235,7 +235,8 @@ def price_tools(work_dir: Path, result: Result, live: bool) -> list[tuple[Callab
         prices = _market.load_prices(tickers, first, live=live)
         result.data_source = prices.source
         changes = ", ".join(f"{t} {v:+.1f}%" for t, v in prices.change_pct().items())
-        return f"{len(prices.dates)} daily closes from {prices.dates[0]} to {prices.dates[-1]} ({prices.note}): {changes}"
+        span = f"{len(prices.dates)} daily closes from {prices.dates[0]} to {prices.dates[-1]}"
+        return f"{span} ({prices.note}): {changes}"
 
     return [
         (plot_price_change, "Plot the percent price change year-to-date of the tickers and save it as a PNG file."),
@@ -287,8 +288,9 @@ def run(
         result.data_source = prices.source
         config = llm_config(settings=settings)
         system = AssistantAgent.DEFAULT_SYSTEM_MESSAGE + CODE_SYSTEM_NOTE
-        user_proxy = code_user_proxy(work_dir, result, timeout=timeout, docker=docker, max_turns=max_turns,
-                                     is_termination_msg=finished)
+        user_proxy = code_user_proxy(
+            work_dir, result, timeout=timeout, docker=docker, max_turns=max_turns, is_termination_msg=finished
+        )
     else:
         config = llm_config(settings=settings, requires=("tools",))
         system = TOOLS_SYSTEM
@@ -318,7 +320,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     p = _common.parser(__doc__, default_model=DEFAULT_MODEL, max_turns=6)
-    p.add_argument("--mode", choices=["code", "tools", "auto"], default="auto", help="see the docstring (default: auto)")
+    p.add_argument("--mode", choices=["code", "tools", "auto"], default="auto", help="see above (default: auto)")
     p.add_argument("--task", default=TASK, help=f"the first message (default: {TASK!r})")
     p.add_argument("--timeout", type=int, default=60, help="seconds before generated code is killed (default: 60)")
     p.add_argument("--docker", action="store_true", help="run generated code in Docker instead of locally")

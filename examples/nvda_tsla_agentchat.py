@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
 import _common
 import _market
 from nvda_tsla import CHART, CODE_SYSTEM_NOTE, DATA, DEFAULT_MODEL, TASK
@@ -123,8 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[agentchat] model {settings.model} at {settings.base_url}; outputs go to {work_dir}")
         print(f"[agentchat] generated code runs in a local subprocess in {work_dir}, killed after {args.timeout}s")
         result = asyncio.run(
-            run(settings, work_dir=work_dir, task=args.task, max_turns=args.max_turns, timeout=args.timeout,
-                live_data=not args.offline)
+            run(
+                settings,
+                work_dir=work_dir,
+                task=args.task,
+                max_turns=args.max_turns,
+                timeout=args.timeout,
+                live_data=not args.offline,
+            )
         )
     except OllamaError as exc:
         print(f"[agentchat] error: {exc}", file=sys.stderr)

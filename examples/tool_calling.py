@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import _common
 import _market
@@ -152,8 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         work_dir = _common.work_dir(args.work_dir, EXAMPLE)
         print(f"[tool_calling] model {settings.model} at {settings.base_url}; outputs go to {work_dir}")
         result = asyncio.run(
-            run(settings, work_dir=work_dir, tasks=args.task or TASKS, max_turns=args.max_turns,
-                live_data=not args.offline)
+            run(
+                settings,
+                work_dir=work_dir,
+                tasks=args.task or TASKS,
+                max_turns=args.max_turns,
+                live_data=not args.offline,
+            )
         )
     except OllamaError as exc:  # CapabilityMissing among them: a model without tools
         print(f"[tool_calling] error: {exc}", file=sys.stderr)

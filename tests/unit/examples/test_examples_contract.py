@@ -14,8 +14,14 @@ COMMON_FLAGS = ("--model", "--host", "--profile", "--max-turns", "--work-dir", "
 
 
 def test_the_six_examples_are_there() -> None:
-    expected = {"nvda_tsla", "nvda_tsla_agentchat", "group_chat", "tool_calling", "langchain_pipeline",
-                "openai_quickstart"}
+    expected = {
+        "nvda_tsla",
+        "nvda_tsla_agentchat",
+        "group_chat",
+        "tool_calling",
+        "langchain_pipeline",
+        "openai_quickstart",
+    }
     assert expected <= set(NAMES)
 
 

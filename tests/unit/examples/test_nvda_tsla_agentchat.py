@@ -9,6 +9,7 @@ from typing import Any
 
 import _market
 import nvda_tsla_agentchat
+
 from tests.unit.examples.test_nvda_tsla import GOOD_SCRIPT
 
 
