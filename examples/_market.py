@@ -116,7 +116,8 @@ def plot_change(prices: Prices, path: Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(9, 5))
     for ticker, closes in prices.closes.items():
-        ax.plot(prices.dates, [(c / closes[0] - 1) * 100 for c in closes], label=ticker)
+        change = [(c / closes[0] - 1) * 100 for c in closes]
+        ax.plot(prices.dates, change, label=ticker)  # type: ignore[arg-type]  # dates plot fine; the stubs want numbers
     ax.axhline(0, color="grey", linewidth=0.8)
     year = prices.dates[0].year if prices.dates else dt.date.today().year
     title = f"{' vs '.join(prices.closes)}: price change YTD {year} (%)"

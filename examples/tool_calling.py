@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import _common
 import _market
@@ -61,7 +61,7 @@ class Result:
         return bool(self.tool_calls) and self.tool_errors == 0 and all(a.strip() for a in self.answers)
 
 
-def stock_tools(work_dir: Path, result: Result, *, live: bool) -> list[Callable[..., str]]:
+def stock_tools(work_dir: Path, result: Result, *, live: bool) -> list[Callable[..., Any]]:
     """The functions the agent may call, writing only inside ``work_dir``."""
 
     def lookup_price(
@@ -119,10 +119,11 @@ async def run(
     work_dir.mkdir(parents=True, exist_ok=True)
     result = Result(work_dir=work_dir)
     before = _common.snapshot(work_dir)
+    tools: list[Any] = stock_tools(work_dir, result, live=live_data)  # AgentChat wants its own list type
     agent = AssistantAgent(
         "analyst",
         model_client=client,
-        tools=stock_tools(work_dir, result, live=live_data),
+        tools=tools,
         system_message=SYSTEM,
         reflect_on_tool_use=True,  # answer in words after the tool results, not with the raw result
         max_tool_iterations=max_turns,
