@@ -122,3 +122,42 @@ def test_host_header_and_origin_checks(http):
         "Access-Control-Request-Headers": "content-type, x-stainless-os"})
     assert preflight.status_code == 204
     assert "x-stainless-os" in preflight.headers["access-control-allow-headers"]
+
+
+def test_client_disconnect_stops_generation(ollama_server, ollama_model):
+    """Closing a stream early frees the model at once instead of generating to the end."""
+    if not ollama_server.embedded:
+        pytest.skip("inspects the embedded server's model lock")
+    import time
+
+    body = {"model": ollama_model, "messages": [{"role": "user", "content": "Write a very long essay."}],
+            "options": {"num_predict": 4000}}
+    with httpx.Client(base_url=ollama_server.url, timeout=60) as client, \
+            client.stream("POST", "/api/chat", json=body) as response:
+        for i, _ in enumerate(response.iter_lines()):
+            if i == 2:
+                break
+    runtime = ollama_server.server.runtime
+    deadline = time.monotonic() + 10
+    while any(m.lock.locked() or m.active for m in runtime.loaded()):
+        assert time.monotonic() < deadline, "generation kept running after the client left"
+        time.sleep(0.02)
+
+
+def test_concurrent_requests_with_different_num_ctx_reload_safely(http, ollama_model):
+    """Requests that need the model reloaded wait for in-flight ones instead of pulling it from under them."""
+    import threading
+
+    statuses: list[int] = []
+
+    def ask(num_ctx: int) -> None:
+        r = http.post("/api/generate", json={"model": ollama_model, "prompt": "Hi", "stream": False,
+                                             "options": {"num_predict": 3, "num_ctx": num_ctx}})
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in (1024, 2048, 1024, 2048, 1024, 2048)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    assert statuses == [200] * 6
