@@ -48,22 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _real_url() -> str:
-    raw = (os.environ.get("OLLAMA_HOST") or "").strip().strip("\"'")
-    if not raw:
-        return "http://127.0.0.1:11434"
-    if "://" not in raw:
-        raw = "http://" + raw
-    scheme, rest = raw.split("://", 1)
-    hostport, _, path = rest.partition("/")
-    if hostport.startswith(":"):
-        hostport = "127.0.0.1" + hostport
-    if hostport.endswith("]") or ":" not in hostport:
-        hostport += ":443" if scheme == "https" else ":11434"
-    host, _, port = hostport.rpartition(":")
-    if host in ("0.0.0.0", "[::]"):
-        host = "127.0.0.1"
-    base = f"{scheme}://{host}:{port}"
-    return f"{base}/{path.rstrip('/')}" if path.strip("/") else base
+    """The real server at ``OLLAMA_HOST``; a bind-all address is reached through loopback, as Ollama's CLI does."""
+    from integrations.hosts import parse_host
+
+    url = parse_host(os.environ.get("OLLAMA_HOST")).url
+    for wildcard in ("//0.0.0.0:", "//[::]:"):
+        url = url.replace(wildcard, "//127.0.0.1:")
+    return url
 
 
 def _pull(url: str, model: str) -> None:
