@@ -1186,8 +1186,10 @@ def _ensure_models(store: Store, names: Iterable[str]) -> list[ModelRecord]:
 class EmbeddedServer:
     """An Ollama-compatible server on a background thread.
 
-    >>> with EmbeddedServer(preload=["smollm2:135m"]) as server:  # doctest: +SKIP
-    ...     ollama.Client(host=server.url).list()
+    Usage (``preload`` pulls the model when missing and keeps it loaded)::
+
+        with EmbeddedServer(preload=["smollm2:135m"]) as server:
+            ollama.Client(host=server.url).list()
     """
 
     def __init__(
