@@ -10,7 +10,13 @@ import pytest
 
 from integrations import OllamaSettings
 
-pytestmark = pytest.mark.slow
+# autogen-ext warns that local execution is unsafe and unapproved; the example accepts that on purpose
+# (model code is confined to the work dir with a timeout), so the warnings are expected here.
+EXPECTED_WARNINGS = [
+    pytest.mark.filterwarnings("ignore:Using LocalCommandLineCodeExecutor:UserWarning"),
+    pytest.mark.filterwarnings("ignore:No approval function set:UserWarning"),
+]
+pytestmark = [pytest.mark.slow, *EXPECTED_WARNINGS]
 
 
 def test_team_takes_turns_and_stops_at_the_message_bound(tiny_settings: OllamaSettings, tmp_path: Path) -> None:

@@ -9,8 +9,17 @@ from typing import Any
 
 import _market
 import nvda_tsla_agentchat
+import pytest
 
 from tests.unit.examples.test_nvda_tsla import GOOD_SCRIPT
+
+# autogen-ext warns that local execution is unsafe and unapproved; the example accepts that on purpose
+# (model code is confined to the work dir with a timeout), so the warnings are expected here.
+EXPECTED_WARNINGS = [
+    pytest.mark.filterwarnings("ignore:Using LocalCommandLineCodeExecutor:UserWarning"),
+    pytest.mark.filterwarnings("ignore:No approval function set:UserWarning"),
+]
+pytestmark = EXPECTED_WARNINGS
 
 
 async def execute(work_dir: Path, code: str, timeout: int) -> Any:
