@@ -164,6 +164,11 @@ def bench_concurrency(url: str, agents: int, turns: int) -> None:
             history += [{"role": "user", "content": "Another."}]
 
     started = time.perf_counter()
+    for index in range(agents):  # baseline: the same work, one agent after another
+        agent(index)
+    sequential = len(latencies) / (time.perf_counter() - started)
+    latencies.clear()
+    started = time.perf_counter()
     with ThreadPoolExecutor(agents) as pool:
         list(pool.map(agent, range(agents)))
     elapsed = time.perf_counter() - started
@@ -171,7 +176,8 @@ def bench_concurrency(url: str, agents: int, turns: int) -> None:
     p50 = latencies[len(latencies) // 2] * 1000
     p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))] * 1000
     record(f"{agents} parallel agents: errors", len(errors), "errors", 0, "0", not errors)
-    record(f"{agents} parallel agents: throughput", len(latencies) / elapsed, "req/s", None, "informative", True)
+    throughput = len(latencies) / elapsed
+    record(f"{agents} parallel agents: throughput", throughput, "req/s", round(sequential, 3), "informative", True)
     record(f"{agents} parallel agents: p50 latency", p50, "ms", None, "informative", True)
     record(f"{agents} parallel agents: p95 latency", p95, "ms", None, "informative", True)
 
