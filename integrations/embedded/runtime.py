@@ -56,6 +56,10 @@ _gbnf_cache: OrderedDict[str, str] = OrderedDict()
 _gbnf_lock = threading.Lock()
 
 
+_LOOSE_CHAR = 'char ::= [^"\\\\]'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
+
+
 def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
     """A llama.cpp grammar for ``schema`` (None means any JSON value), memoised by schema text."""
     key = json.dumps(schema, sort_keys=True)
@@ -74,6 +78,9 @@ def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
             gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
         except Exception as exc:  # the converter raises bare Exceptions/AssertionErrors on schemas it can't handle
             raise ApiError(400, f"unsupported JSON schema: {exc}") from None
+        # llama-cpp-python's converter lets raw control characters (newlines) into strings,
+        # which is not JSON; exclude them as its own JSON_GBNF does.
+        gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
     with _gbnf_lock:
         _gbnf_cache[key] = gbnf
         while len(_gbnf_cache) > 64:

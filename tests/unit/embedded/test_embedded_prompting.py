@@ -141,3 +141,12 @@ def test_call_ids():
     ids = {new_call_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(i.startswith("call_") and len(i) == 13 for i in ids)
+
+
+def test_schema_grammar_strings_exclude_raw_control_characters() -> None:
+    pytest.importorskip("llama_cpp")
+    from integrations.embedded.runtime import schema_to_gbnf
+
+    grammar = schema_to_gbnf({"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]})
+    char_rule = next(line for line in grammar.splitlines() if line.startswith("char ::="))
+    assert "\\x00-\\x1F" in char_rule, "a raw newline inside a JSON string is not JSON"
