@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from integrations.errors import OllamaUnreachable
+from integrations.errors import CapabilityMissing, OllamaUnreachable
 from integrations.hosts import OllamaHost
-from integrations.models import known_capabilities
+from integrations.models import is_known, known_capabilities
 from integrations.names import parse_model_name
 from integrations.settings import OllamaSettings
 
@@ -106,12 +106,18 @@ def resolve(
     needed = tuple(requires)
     if check if check is not None else merged.check:
         return _checked(merged, needed)
+    capabilities = known_capabilities(merged.model)
+    if is_known(merged.model):
+        # Unchecked, the table is all we know: refuse only what a known family certainly lacks.
+        for capability in needed:
+            if capability not in capabilities:
+                raise CapabilityMissing(merged.model, capability, capabilities)
     return Target(
         settings=merged,
         model=merged.model,
         requested_model=merged.model,
         hosts=merged.hosts,
-        capabilities=known_capabilities(merged.model),
+        capabilities=capabilities,
         capabilities_checked=False,
         temperature=_pick(merged.temperature, None, OLLAMA_DEFAULT_TEMPERATURE),
         top_p=_pick(merged.top_p, None, OLLAMA_DEFAULT_TOP_P),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from integrations.names import parse_model_name
 
-__all__ = ["KNOWN_FAMILIES", "FamilyTraits", "known_capabilities", "traits_for"]
+__all__ = ["KNOWN_FAMILIES", "FamilyTraits", "is_known", "known_capabilities", "traits_for"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,12 @@ def traits_for(name: str) -> FamilyTraits:
         return KNOWN_FAMILIES[base]
     matches = [key for key in KNOWN_FAMILIES if base.startswith(key)]
     return KNOWN_FAMILIES[max(matches, key=len)] if matches else _CONSERVATIVE
+
+
+def is_known(name: str) -> bool:
+    """Whether the table has an entry for ``name``'s family (exactly or by prefix)."""
+    base = parse_model_name(name).model.lower()
+    return any(base.startswith(key) for key in KNOWN_FAMILIES)
 
 
 def known_capabilities(name: str) -> frozenset[str]:

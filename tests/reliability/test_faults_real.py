@@ -66,9 +66,9 @@ def test_chat_stream_cut_mid_response_is_an_error_not_a_short_answer(stub: Stub)
     client = integrations.openai_client("m", settings=OllamaSettings(host=stub.url, max_retries=0), check=False)
     received: list[str] = []
     # The OpenAI SDK lets the transport error through once a stream has started.
+    stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
     with pytest.raises(httpx.RemoteProtocolError, match="incomplete") as caught:
-        for chunk in client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True):
-            received.append(chunk.choices[0].delta.content or "")
+        received.extend(chunk.choices[0].delta.content or "" for chunk in stream)
     assert received == ["part", "part"]
     assert "peer closed" in str(caught.value)
 

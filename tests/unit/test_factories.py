@@ -155,3 +155,11 @@ def test_real_frameworks_accept_what_the_factories_build() -> None:
         | parsers.StrOutputParser()
     )
     assert chain is not None and len(chain.steps) == 3
+
+
+def test_unchecked_requires_refuses_what_a_known_family_lacks() -> None:
+    with pytest.raises(integrations.CapabilityMissing, match=r"'codellama'.*tools"):
+        integrations.model_client("codellama", check=False, requires=("tools",))
+    assert integrations.model_client("qwen2.5", check=False, requires=("tools",)) is not None
+    # An unknown family is not refused on a guess; a checked factory asks the server.
+    assert integrations.model_client("someone/custom", check=False, requires=("tools",)) is not None
