@@ -335,6 +335,14 @@ def _think_check(body: dict[str, Any], model: str) -> None:
 # -- the application ---------------------------------------------------------
 
 
+def _model_name(body: dict[str, Any], *, legacy_name: bool = True) -> str:
+    """The request's ``model`` (or the legacy ``name``), or Ollama's 400 when it is missing."""
+    model = body.get("model") or (body.get("name") if legacy_name else None)
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "model is required")
+    return model
+
+
 class _Api:
     def __init__(self, store: Store, runtime: Runtime) -> None:
         self.store = store
@@ -343,9 +351,7 @@ class _Api:
     # helpers
 
     def _record(self, body: dict[str, Any], *, legacy_name: bool = True) -> tuple[str, ModelRecord]:
-        model = body.get("model") or (body.get("name") if legacy_name else None)
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body, legacy_name=legacy_name)
         return model, self.store.require(model)
 
     async def _acquire(self, record: ModelRecord, opts: Options) -> tuple[LoadedModel, float]:
@@ -429,9 +435,7 @@ class _Api:
 
     async def show(self, request: Request) -> Response:
         body = await _read_json(request)
-        model = body.get("model") or body.get("name")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body)
         record = self.store.resolve(model)
         if record is None:
             from integrations.names import parse_model_name
@@ -477,9 +481,7 @@ class _Api:
 
     async def pull(self, request: Request) -> Response:
         body = await _read_json(request)
-        model = body.get("model") or body.get("name")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body)
         progress = self.store.pull(model)
         return await self._progress_response(progress, body.get("stream", True) is not False)
 
@@ -500,9 +502,7 @@ class _Api:
 
     async def create(self, request: Request) -> Response:
         body = await _read_json(request)
-        model = body.get("model") or body.get("name")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body)
         base = body.get("from")
         if body.get("files"):
             raise ApiError(400, "creating models from uploaded files is not supported here; use 'from'")
@@ -518,9 +518,7 @@ class _Api:
 
     async def delete(self, request: Request) -> Response:
         body = await _read_json(request)
-        model = body.get("model") or body.get("name")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body)
         record = self.store.resolve(model)
         if record is None:
             raise ApiError(404, f"model '{model}' not found")
@@ -567,9 +565,7 @@ class _Api:
     async def chat(self, request: Request) -> Response:
         started = time.perf_counter()
         body = await _read_json(request)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body, legacy_name=False)
         record = self.store.require(model)
         keep_alive = parse_keep_alive(body.get("keep_alive"))
         opts = parse_options(record.parameters, body.get("options"))
@@ -702,9 +698,7 @@ class _Api:
     async def embed(self, request: Request) -> Response:
         started = time.perf_counter()
         body = await _read_json(request)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body, legacy_name=False)
         record = self.store.require(model, f'model "{model}" not found, try pulling it first')
         raw = body.get("input")
         texts: list[str]
@@ -732,9 +726,7 @@ class _Api:
 
     async def embeddings_legacy(self, request: Request) -> Response:
         body = await _read_json(request)
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body, legacy_name=False)
         record = self.store.require(model, f'model "{model}" not found, try pulling it first')
         prompt = body.get("prompt") or ""
         if not isinstance(prompt, str):
@@ -768,9 +760,7 @@ class _Api:
         return parse_options(record.parameters, req)
 
     def _oai_record(self, body: dict[str, Any]) -> tuple[str, ModelRecord]:
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise ApiError(400, "model is required")
+        model = _model_name(body, legacy_name=False)
         return model, self.store.require(model)
 
     async def oai_chat(self, request: Request) -> Response:
