@@ -436,11 +436,9 @@ class _Api:
     async def show(self, request: Request) -> Response:
         body = await _read_json(request)
         model = _model_name(body)
-        record = self.store.resolve(model)
-        if record is None:
-            from integrations.names import parse_model_name
+        from integrations.names import parse_model_name
 
-            raise ApiError(404, f"model '{parse_model_name(model).short}' not found")
+        record = self.store.require(model, f"model '{parse_model_name(model).short}' not found")
         info = await _in_thread(lambda: record.info)
         verbose = bool(body.get("verbose"))
         lines = [
@@ -519,9 +517,7 @@ class _Api:
     async def delete(self, request: Request) -> Response:
         body = await _read_json(request)
         model = _model_name(body)
-        record = self.store.resolve(model)
-        if record is None:
-            raise ApiError(404, f"model '{model}' not found")
+        record = self.store.require(model)
         await _in_thread(self.runtime.unload, record)
         await _in_thread(self.store.delete, model)
         return Response(status_code=200)
@@ -536,9 +532,7 @@ class _Api:
                 parse_model_name(str(value) if value is not None else "")
             except ConfigError:
                 raise ApiError(400, f'{label} "{value}" is invalid') from None
-        record = self.store.resolve(str(src))
-        if record is None:
-            raise ApiError(404, f'model "{src}" not found')
+        record = self.store.require(str(src), f'model "{src}" not found')
         target = self.store.manifest_path(parse_model_name(str(dst)))
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(record.manifest_path.read_bytes())
@@ -966,10 +960,7 @@ class _Api:
 
     async def oai_model(self, request: Request) -> Response:
         model = request.path_params["model"]
-        record = self.store.resolve(model)
-        if record is None:
-            raise ApiError(404, f"model '{model}' not found")
-        return _JSON(self._oai_model(record, model))
+        return _JSON(self._oai_model(self.store.require(model), model))
 
 
 def _no_insert(record: ModelRecord) -> str:
