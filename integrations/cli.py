@@ -192,7 +192,7 @@ def pull(
 
 
 def _pull_with_progress(
-    checks: Any, name: str, settings: OllamaSettings, *, insecure: bool = False, host: str | None = None
+    checks: Any, name: str, settings: OllamaSettings, *, insecure: bool = False
 ) -> None:
     columns = (
         TextColumn("{task.description}"),
@@ -214,7 +214,7 @@ def _pull_with_progress(
             else:
                 progress.update(status, description=f"{name}: {event.status}")
 
-        checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure, host=host)
+        checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure)
 
 
 @app.command()

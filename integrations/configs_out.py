@@ -74,15 +74,18 @@ def render_config(format: str, settings: OllamaSettings, *, check: bool = False,
         }
         return _dump(kwargs)
     if format == "env":
-        return "\n".join(f"{name}={value}" for name, value in _env_lines(settings, shown).items())
+        return "\n".join(f"{name}={value}" for name, value in _env_lines(settings, show_secrets).items())
     values = settings.model_dump(mode="json")
     values["api_key"] = shown
     values["hosts"] = [{"url": host.url, "base_url": host.base_url} for host in settings.hosts]
     return _dump(values)
 
 
-def _env_lines(settings: OllamaSettings, shown_key: str) -> dict[str, str]:
-    lines = {"OLLAMA_HOST": ",".join(host.url for host in settings.hosts), "OLLAMA_API_KEY": shown_key}
+def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:
+    lines = {
+        "OLLAMA_HOST": ",".join(host.url for host in settings.hosts),
+        "OLLAMA_API_KEY": _key(settings, show_secrets),
+    }
     defaults = OllamaSettings.model_fields
     for name, field in defaults.items():
         if name in {"host", "api_key", "profile"}:
@@ -91,8 +94,7 @@ def _env_lines(settings: OllamaSettings, shown_key: str) -> dict[str, str]:
         if value is not None and (name == "model" or value != field.default):
             lines[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
     # For JavaScript clients (OpenAI SDK, Vercel AI SDK), so one .env drives both sides.
-    lines.update({k: v for k, v in js_environment(settings, show_secrets=False).items() if k != "OPENAI_API_KEY"})
-    lines["OPENAI_API_KEY"] = shown_key
+    lines.update(js_environment(settings, show_secrets=show_secrets))
     return lines
 
 

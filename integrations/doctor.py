@@ -85,7 +85,7 @@ def diagnose(settings: OllamaSettings | None = None, *, requires: tuple[str, ...
             continue
         report.reachable, report.version = True, info.version
         verdict.append(Check(host.url, "reachable", True, f"Ollama {info.version}"))
-        too_old = info.version_tuple != (0, 0, 0) and info.version_tuple < checks.version_tuple(checks.MIN_VERSION)
+        too_old = info.older_than(checks.MIN_VERSION)
         verdict.append(
             Check(
                 host.url,

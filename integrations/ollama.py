@@ -80,6 +80,10 @@ class ServerInfo:
     def version_tuple(self) -> tuple[int, ...]:
         return version_tuple(self.version)
 
+    def older_than(self, minimum: str) -> bool:
+        """Whether this server predates ``minimum``; development builds (``0.0.0``) never do."""
+        return self.version_tuple != (0, 0, 0) and self.version_tuple < version_tuple(minimum)
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -261,7 +265,7 @@ def require_version(
 ) -> None:
     """Raise `OllamaVersionTooOld` unless the server is at least ``minimum`` (development builds pass)."""
     info = server_info(host, settings=settings)
-    if info.version_tuple != (0, 0, 0) and info.version_tuple < version_tuple(minimum):
+    if info.older_than(minimum):
         raise OllamaVersionTooOld(info.host, info.version, minimum, feature)
 
 
@@ -396,7 +400,6 @@ def pull_model(
     A name from a registry other than Ollama's own or Hugging Face's needs
     ``insecure=True``, as Ollama needs ``--insecure`` for registries it cannot verify.
     """
-    import ollama
 
     settings = _settings(settings)
     target = _host(host, settings)
@@ -415,8 +418,6 @@ def pull_model(
                     on_progress(event)
     except OllamaServerError as exc:
         raise PullFailed(name, target.url, exc.message) from exc
-    except ollama.ResponseError as exc:  # pragma: no cover - _translated converts these
-        raise PullFailed(name, target.url, exc.error) from exc
     _forget(target, name)
 
 
