@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE.parent))
 from _proxy import CountingProxy  # noqa: E402
 
 import integrations  # noqa: E402
-from integrations import ollama as checks  # noqa: E402
+from integrations import checks  # noqa: E402
 from integrations.settings import OllamaSettings  # noqa: E402
 
 MODEL = "smollm2:135m"

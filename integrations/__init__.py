@@ -22,12 +22,12 @@ from integrations.errors import (
 )
 
 if TYPE_CHECKING:
-    from integrations.agentchat import model_client
-    from integrations.autogen import config_list, llm_config, native_config_list, write_oai_config_list
+    from integrations.adapters.ag2 import config_list, llm_config, native_config_list, write_oai_config_list
+    from integrations.adapters.agentchat import model_client
+    from integrations.adapters.langchain import chat_openai, openai_embeddings
+    from integrations.adapters.openai import async_openai_client, openai_client
+    from integrations.checks import ensure_model, list_models, model_info, pull_model, server_info, warm_model
     from integrations.hosts import OllamaHost, parse_host, parse_hosts
-    from integrations.langchain import chat_openai, openai_embeddings
-    from integrations.ollama import ensure_model, list_models, model_info, pull_model, server_info, warm_model
-    from integrations.openai import async_openai_client, openai_client
     from integrations.settings import OllamaSettings
 
 __version__ = "0.1.0"
@@ -37,21 +37,21 @@ _LAZY = {
     "OllamaHost": "integrations.hosts",
     "parse_host": "integrations.hosts",
     "parse_hosts": "integrations.hosts",
-    "openai_client": "integrations.openai",
-    "async_openai_client": "integrations.openai",
-    "config_list": "integrations.autogen",
-    "llm_config": "integrations.autogen",
-    "native_config_list": "integrations.autogen",
-    "write_oai_config_list": "integrations.autogen",
-    "model_client": "integrations.agentchat",
-    "chat_openai": "integrations.langchain",
-    "openai_embeddings": "integrations.langchain",
-    "server_info": "integrations.ollama",
-    "list_models": "integrations.ollama",
-    "model_info": "integrations.ollama",
-    "ensure_model": "integrations.ollama",
-    "pull_model": "integrations.ollama",
-    "warm_model": "integrations.ollama",
+    "openai_client": "integrations.adapters.openai",
+    "async_openai_client": "integrations.adapters.openai",
+    "config_list": "integrations.adapters.ag2",
+    "llm_config": "integrations.adapters.ag2",
+    "native_config_list": "integrations.adapters.ag2",
+    "write_oai_config_list": "integrations.adapters.ag2",
+    "model_client": "integrations.adapters.agentchat",
+    "chat_openai": "integrations.adapters.langchain",
+    "openai_embeddings": "integrations.adapters.langchain",
+    "server_info": "integrations.checks",
+    "list_models": "integrations.checks",
+    "model_info": "integrations.checks",
+    "ensure_model": "integrations.checks",
+    "pull_model": "integrations.checks",
+    "warm_model": "integrations.checks",
 }
 
 __all__ = [

@@ -1,9 +1,10 @@
 """What every factory needs to know before it builds a client: the shared first step.
 
-`resolve` merges the factory's arguments into the settings, runs the checks when
-asked, and returns a `Target`: the model name to send (a derived one when
-``num_ctx`` asks for it), the servers in failover order, and the sampling values
-that must always be sent explicitly.
+`prepare` splits a factory's keyword arguments into settings fields and the
+framework's own, then `resolve` merges the former into the settings, runs the
+checks when asked, and returns a `Target`: the model name to send (a derived one
+when ``num_ctx`` asks for it), the servers in failover order, and the sampling
+values that must always be sent explicitly.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from integrations.errors import CapabilityMissing, OllamaUnreachable
+from integrations.families import is_known, known_capabilities
 from integrations.hosts import OllamaHost
-from integrations.models import is_known, known_capabilities
 from integrations.names import parse_model_name
 from integrations.settings import OllamaSettings
 
-__all__ = ["OLLAMA_DEFAULT_TEMPERATURE", "OLLAMA_DEFAULT_TOP_P", "Target", "resolve", "split_overrides"]
+__all__ = [
+    "OLLAMA_DEFAULT_TEMPERATURE",
+    "OLLAMA_DEFAULT_TOP_P",
+    "Target",
+    "http_clients",
+    "prepare",
+    "resolve",
+    "split_overrides",
+]
 
 log = logging.getLogger("integrations")
 
@@ -85,6 +94,21 @@ def split_overrides(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     return ours, theirs
 
 
+def prepare(
+    model: str | None,
+    *,
+    settings: OllamaSettings | None,
+    check: bool | None,
+    pull: bool | None,
+    requires: Iterable[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[Target, dict[str, Any]]:
+    """Every factory's first step: the `Target`, and the keyword arguments meant for the framework."""
+    ours, theirs = split_overrides(overrides or {})
+    target = resolve(model, settings=settings, check=check, pull=pull, requires=requires, overrides=ours)
+    return target, theirs
+
+
 def resolve(
     model: str | None,
     *,
@@ -125,7 +149,7 @@ def resolve(
 
 
 def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
-    from integrations import ollama as checks
+    from integrations import checks
 
     reachable: list[OllamaHost] = []
     failures: list[OllamaUnreachable] = []

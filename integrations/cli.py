@@ -151,7 +151,7 @@ def _size(size: int) -> str:
 @app.command()
 def models(host: HostOption = None) -> None:
     """List the models pulled on the (first) host with their capabilities and context length."""
-    from integrations import ollama as checks
+    from integrations import checks
 
     settings = _settings(host)
 
@@ -178,7 +178,7 @@ def pull(
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow plain HTTP or unverified registries.")] = False,
 ) -> None:
     """Pull models with progress per layer. Interrupted pulls resume when run again."""
-    from integrations import ollama as checks
+    from integrations import checks
 
     settings = _settings(host)
     for name in model:
@@ -224,7 +224,7 @@ def warm(
     keep_alive: Annotated[str | None, typer.Option("--keep-alive", help="e.g. 10m, 1h, -1 (forever).")] = None,
 ) -> None:
     """Load a model into memory now, so the first agent turn does not wait; report the time taken."""
-    from integrations import ollama as checks
+    from integrations import checks
 
     settings = _settings(host)
     seconds = _guard(lambda: checks.warm_model(model, keep_alive, settings=settings))
@@ -245,7 +245,7 @@ def config(
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print the API key unmasked.")] = False,
 ) -> None:
     """Print or write what the factories would build (OAI_CONFIG_LIST, env lines, ...); secrets masked."""
-    from integrations.configs_out import render_config
+    from integrations.config_render import render_config
 
     if format not in FORMATS:
         raise _fail(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
@@ -309,7 +309,7 @@ def run(
 
 def _require_a_server(settings: OllamaSettings) -> None:
     """Fail before the example starts when no configured host answers, with the doctor's advice."""
-    from integrations import ollama as checks
+    from integrations import checks
 
     failure: OllamaError | None = None
     for host in settings.hosts:
@@ -326,7 +326,7 @@ def _server_for_run(embedded: bool, host: str | None, model: str | None) -> Iter
     if not embedded:
         yield host, model
         return
-    from integrations import ollama as checks
+    from integrations import checks
 
     try:
         from integrations.embedded import EmbeddedServer
@@ -360,7 +360,7 @@ def _guarded_server(factory: Any) -> Iterator[Any]:
 def _run_node(path: Path, host: str | None, model: str | None, args: list[str]) -> int:
     if shutil.which("node") is None or shutil.which("npm") is None:
         raise _fail("this example needs Node.js and npm (https://nodejs.org); install them and run it again")
-    from integrations.configs_out import js_environment
+    from integrations.config_render import js_environment
     from integrations.runner import node_project
 
     folder = _guard(lambda: node_project(path.parent))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from integrations import ollama as checks
+from integrations import checks
 from integrations.errors import ModelNotFound, OllamaError
 from integrations.settings import OllamaSettings
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations import ollama as checks
+from integrations import checks
 from tests.stub import Stub, running_stub
 
 _LEAKY_ENV = (

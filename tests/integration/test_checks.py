@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import integrations
-from integrations import ollama as checks
+from integrations import checks
 from integrations.errors import ModelNotFound, PullFailed
 from integrations.settings import OllamaSettings
 

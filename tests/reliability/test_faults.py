@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from integrations import ollama as checks
+from integrations import checks
 from integrations.errors import (
     CapabilityMissing,
     ModelNotFound,

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 import integrations
-from integrations import ollama as checks
+from integrations import checks
 from integrations.settings import OllamaSettings
 from tests.stub import Reply, Stub
 

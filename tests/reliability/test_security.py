@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import integrations
-from integrations import ollama as checks
+from integrations import checks
 from integrations.cli import app
 from integrations.errors import ConfigError, OllamaError
 from integrations.settings import OllamaSettings

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from integrations import OllamaSettings, openai_client
 from integrations.cli import app
-from integrations.configs_out import js_environment
+from integrations.config_render import js_environment
 from integrations.pytest_plugin import OllamaServerInfo
 
 JS_DIR = Path(__file__).resolve().parents[3] / "examples" / "js"

@@ -44,17 +44,17 @@ def js_environment(settings: OllamaSettings, *, show_secrets: bool = True) -> di
 
 def render_config(format: str, settings: OllamaSettings, *, check: bool = False, show_secrets: bool = False) -> str:
     """Render ``format`` (autogen, autogen-native, agentchat, langchain, env, json) for ``settings``."""
-    from integrations import autogen
+    from integrations.adapters import ag2
 
     real = settings.api_key.get_secret_value()
     shown = _key(settings, show_secrets)
     if format == "autogen":
-        return _dump(_masked(autogen.config_list(settings=settings, check=check), real, shown))
+        return _dump(_masked(ag2.config_list(settings=settings, check=check), real, shown))
     if format == "autogen-native":
-        return _dump(_masked(autogen.native_config_list(settings=settings, check=check), real, shown))
+        return _dump(_masked(ag2.native_config_list(settings=settings, check=check), real, shown))
     target = resolve(None, settings=settings, check=check, pull=None)
     if format == "agentchat":
-        from integrations.agentchat import model_info_for
+        from integrations.adapters.agentchat import model_info_for
 
         config: dict[str, Any] = {
             "model": target.model,

@@ -26,8 +26,8 @@ from integrations.errors import (
     OllamaVersionTooOld,
     PullFailed,
 )
+from integrations.families import known_capabilities
 from integrations.hosts import OllamaHost, parse_host
-from integrations.models import known_capabilities
 from integrations.names import parse_model_name
 from integrations.settings import OllamaSettings
 
