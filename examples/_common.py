@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,12 @@ def parser(doc: str | None, *, default_model: str | None = None, max_turns: int 
     p.add_argument("--pull", action="store_true", default=None, help="pull the model when the server lacks it")
     p.add_argument("--max-turns", type=int, default=max_turns, help=f"bound on agent turns (default: {max_turns})")
     p.add_argument("--work-dir", type=Path, help="where outputs go (default: a new ./coding/<example>-<timestamp>)")
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="run model-written code even where this system cannot confine it (no question asked)",
+    )
     return p
 
 
@@ -83,6 +90,48 @@ def is_png(path: Path | None) -> bool:
         return False
     with path.open("rb") as handle:
         return handle.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
+
+
+def code_executor(work_dir: Path, *, timeout: int) -> Any:
+    """An AG2/Autogen classic executor for model-written code, confined by `integrations.sandbox`.
+
+    Python blocks only (shell blocks are refused), an environment without secrets, writes
+    limited to ``work_dir`` where Landlock exists, every process killed after ``timeout`` s.
+    """
+    from integrations.sandbox import ConfinedCodeExecutor
+
+    return ConfinedCodeExecutor(work_dir, timeout=timeout)
+
+
+def agentchat_code_executor(work_dir: Path, *, timeout: int) -> Any:
+    """The same confinement as `code_executor`, as an autogen-core ``CodeExecutor`` for AgentChat."""
+    from integrations.sandbox_agentchat import ConfinedLocalCodeExecutor
+
+    return ConfinedLocalCodeExecutor(work_dir, timeout=timeout)
+
+
+def confirm_code_execution(work_dir: Path, timeout: float, *, yes: bool, label: str) -> bool:
+    """Say what confines model-written code on this system; where it is not confined, ask first.
+
+    Returns False when the user declines, or when there is no terminal to ask and ``--yes`` was not given.
+    """
+    from integrations.sandbox import confinement
+
+    found = confinement()
+    print(f"[{label}] {found.describe(work_dir, timeout)}")
+    if found.complete:
+        return True
+    if yes:
+        print(f"[{label}] --yes: running it anyway.")
+        return True
+    if not sys.stdin.isatty():
+        print(
+            f"[{label}] not running model-written code unconfined without asking (no terminal); add --yes to accept",
+            file=sys.stderr,
+        )
+        return False
+    answer = input(f"[{label}] Run model-written code without this confinement? [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -1,0 +1,218 @@
+"""The sandbox for model-written code, exercised for real: the launcher, Landlock, the process tree, the environment."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from integrations import sandbox
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Landlock and /proc are Linux's")
+needs_landlock = pytest.mark.skipif(sandbox.landlock_abi() < 1, reason="this kernel offers no Landlock")
+
+# Starts a detached sleep (new session), a forked child, and a daemon (double fork, setsid) whose
+# parent is gone; each notes its pid in pids.txt. Then (when STAY) waits far beyond any timeout.
+SPAWNER = """
+import os, subprocess, time
+def note(pid):
+    with open("pids.txt", "a") as f:
+        f.write(f"{pid}\\n")
+note(subprocess.Popen(["sleep", "60"], start_new_session=True).pid)
+if os.fork() == 0:
+    note(os.getpid())
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            note(os.getpid())
+            time.sleep(60)
+        os._exit(0)
+    time.sleep(60)
+    os._exit(0)
+while len(open("pids.txt").read().split()) < 3:
+    time.sleep(0.05)
+if STAY:
+    time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    """True when ``pid`` runs (a zombie waiting to be reaped does not count)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != b"Z"
+
+
+@needs_landlock
+def test_a_write_outside_the_work_dir_fails_and_no_file_appears(tmp_path: Path) -> None:
+    work = tmp_path / "a" / "b"
+    code = "open('../../escape.txt', 'w').write('out')\n"
+    result = sandbox.run_block(code, "python", work, timeout=20)
+    assert result.exit_code == 1
+    assert "PermissionError" in result.output and "Permission denied" in result.output
+    assert not (tmp_path / "escape.txt").exists()
+
+
+@needs_landlock
+def test_writes_inside_the_work_dir_and_its_tmp_succeed(tmp_path: Path) -> None:
+    code = (
+        "import os, tempfile, pathlib\n"
+        "pathlib.Path('sub').mkdir(); pathlib.Path('sub/x.txt').write_text('in')\n"
+        "os.rename('sub/x.txt', 'y.txt')\n"
+        "fd, name = tempfile.mkstemp(); os.write(fd, b't'); print(name)\n"
+        "open(os.devnull, 'w').write('discarded')\n"
+    )
+    result = sandbox.run_block(code, "python", tmp_path, timeout=20)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "y.txt").read_text() == "in"
+    assert Path(result.output.strip()).parent == tmp_path / ".tmp"
+
+
+@needs_landlock
+def test_home_is_in_the_work_dir_and_writes_there_escape_nothing(tmp_path: Path) -> None:
+    code = "import os, pathlib\np = pathlib.Path.home() / '.config' / 'x'\np.parent.mkdir(parents=True)\np.write_text('1')\nprint(p)"
+    result = sandbox.run_block(code, "python", tmp_path, timeout=20)
+    assert result.exit_code == 0, result.output
+    assert Path(result.output.strip()) == tmp_path / ".home" / ".config" / "x"
+
+
+@needs_landlock
+def test_subprocesses_inherit_the_confinement(tmp_path: Path) -> None:
+    target = tmp_path.parent / f"{tmp_path.name}-outside.txt"
+    code = f"import subprocess\nprint(subprocess.run(['sh', '-c', 'echo x > {target}'], capture_output=True, text=True).stderr)"
+    result = sandbox.run_block(code, "python", tmp_path, timeout=20)
+    assert "Permission denied" in result.output
+    assert not target.exists()
+
+
+@needs_landlock
+def test_the_confined_code_cannot_signal_the_launcher(tmp_path: Path) -> None:
+    if sandbox.landlock_abi() < 6:
+        pytest.skip("signal scoping needs Landlock ABI 6")
+    code = "import os, signal\ntry:\n    os.kill(os.getppid(), signal.SIGKILL)\nexcept PermissionError as e:\n    print('denied', e.errno)"
+    result = sandbox.run_block(code, "python", tmp_path, timeout=20)
+    assert result.exit_code == 0 and "denied 1" in result.output, result.output
+
+
+@pytest.mark.parametrize("language", ["sh", "bash", "shell", "console"])
+def test_shell_blocks_are_refused_and_not_run(tmp_path: Path, language: str) -> None:
+    marker = tmp_path / "ran.txt"
+    result = sandbox.run_block(f"touch {marker}", language, tmp_path, timeout=5)
+    assert result.exit_code == 1
+    assert f"{language} blocks are not run" in result.output and "```python" in result.output
+    assert not marker.exists()
+    assert result.code_file is None
+
+
+def test_unknown_languages_are_refused(tmp_path: Path) -> None:
+    result = sandbox.run_block("print(1)", "ruby", tmp_path, timeout=5)
+    assert result.exit_code == 1 and "unknown language 'ruby'" in result.output
+
+
+def test_the_environment_is_an_allow_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_API_KEY", "sk-sentinel-env")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-sentinel-openai")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp-sentinel")
+    monkeypatch.setenv("OLLAMA_HOST", "http://u:pw@host:1")
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:proxy-pw@proxy:3128")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    result = sandbox.run_block("import os, json\nprint(json.dumps(dict(os.environ)))", "python", tmp_path, timeout=20)
+    assert result.exit_code == 0, result.output
+    import json
+
+    env = json.loads(result.output)
+    assert "sentinel" not in result.output and "proxy-pw" not in result.output and "pw@" not in result.output
+    assert not [name for name in env if name.startswith("OLLAMA_") or name.endswith(("_KEY", "_TOKEN", "_PROXY"))]
+    assert env["HOME"] == str(tmp_path / ".home") and env["TMPDIR"] == str(tmp_path / ".tmp")
+    assert env["MPLBACKEND"] == "Agg" and env["LC_ALL"] == "C.UTF-8"
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+@linux_only
+def test_a_timeout_kills_every_process_the_code_started(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = sandbox.run_block("STAY = True\n" + SPAWNER, "python", tmp_path, timeout=3)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == sandbox.TIMEOUT_EXIT and result.timed_out
+    assert "Timeout" in result.output
+    assert elapsed < 3 + 2, elapsed
+    pids = [int(p) for p in (tmp_path / "pids.txt").read_text().split()]
+    assert len(pids) == 3  # the sleep, the forked child, the daemon
+    assert not [pid for pid in pids if alive(pid)]
+
+
+@linux_only
+def test_processes_left_behind_by_a_finished_block_are_killed(tmp_path: Path) -> None:
+    result = sandbox.run_block("STAY = False\n" + SPAWNER, "python", tmp_path, timeout=30)
+    assert result.exit_code == 0, result.output
+    pids = [int(p) for p in (tmp_path / "pids.txt").read_text().split()]
+    assert not [pid for pid in pids if alive(pid)]
+
+
+def test_exit_codes_and_output_come_back(tmp_path: Path) -> None:
+    result = sandbox.run_block("import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)", "python", tmp_path, timeout=20)
+    assert result.exit_code == 3 and "out" in result.output and "err" in result.output
+    assert result.code_file is not None and result.code_file.parent == tmp_path.resolve()
+
+
+def test_huge_output_is_cut(tmp_path: Path) -> None:
+    result = sandbox.run_block("print('x' * 1_000_000)", "python", tmp_path, timeout=20)
+    assert result.exit_code == 0
+    assert len(result.output) < sandbox.MAX_OUTPUT + 200 and "output cut" in result.output
+
+
+def test_blocks_stop_at_the_first_failure(tmp_path: Path) -> None:
+    blocks = [("python", "print('one')"), ("sh", "echo two"), ("python", "print('three')")]
+    result = sandbox.run_blocks(blocks, tmp_path, timeout=20)
+    assert result.exit_code == 1 and "one" in result.output and "three" not in result.output
+
+
+@needs_landlock
+def test_restrict_writes_confines_the_calling_process(tmp_path: Path) -> None:
+    allowed, denied = tmp_path / "allowed", tmp_path / "denied"
+    allowed.mkdir()
+    denied.mkdir()
+    script = (
+        "import sys\nsys.path.insert(0, sys.argv[1])\nimport sandbox\n"
+        f"sandbox.restrict_writes([{str(allowed)!r}])\n"
+        f"open({str(allowed / 'ok')!r}, 'w').write('1')\n"
+        f"try:\n    open({str(denied / 'no')!r}, 'w')\nexcept PermissionError as e:\n    print('EACCES', e.errno)\n"
+        f"print(open({str(denied.parent / 'allowed' / 'ok')!r}).read())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(Path(sandbox.__file__).parent)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["EACCES", "13", "1"]
+    assert not (denied / "no").exists()
+
+
+def test_confinement_reports_what_this_machine_offers() -> None:
+    found = sandbox.confinement()
+    assert found.landlock_abi == sandbox.landlock_abi()
+    text = found.describe(Path("/w"), 60)
+    assert "/w" in text and "60 s" in text and "sh/bash blocks are refused" in text
+    assert ("writes outside /w fail" in text) == found.writes
+
+
+def test_no_landlock_says_so_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
+    found = sandbox.confinement()
+    assert not found.writes and not found.complete
+    assert "NOTHING stops it writing outside /w" in found.describe(Path("/w"), 60)
+
+
+def test_the_sandbox_module_is_framework_free() -> None:
+    code = (
+        "import sys, integrations.sandbox\n"
+        "bad = [m for m in ('autogen', 'autogen_core', 'autogen_ext', 'openai', 'pydantic') if m in sys.modules]\n"
+        "print(bad)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
