@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from integrations.errors import (
     CapabilityMissing,
     ConfigError,
+    ContextTruncated,
     MissingDependency,
     ModelNotFound,
     OllamaError,
@@ -57,6 +58,7 @@ _LAZY = {
 __all__ = [
     "CapabilityMissing",
     "ConfigError",
+    "ContextTruncated",
     "MissingDependency",
     "ModelNotFound",
     "OllamaError",

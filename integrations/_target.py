@@ -9,12 +9,11 @@ values that must always be sent explicitly.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from integrations.errors import CapabilityMissing, OllamaUnreachable
+from integrations.errors import CapabilityMissing
 from integrations.families import is_known, known_capabilities
 from integrations.hosts import OllamaHost
 from integrations.names import parse_model_name
@@ -29,8 +28,6 @@ __all__ = [
     "resolve",
     "split_overrides",
 ]
-
-log = logging.getLogger("integrations")
 
 OLLAMA_DEFAULT_TEMPERATURE = 0.8
 """What Ollama's runner uses when neither the request nor the model sets a temperature."""
@@ -51,6 +48,8 @@ class Target:
     temperature: float
     top_p: float
     context_length: int | None = None
+    running_context: int | None = None
+    """The context the model runs with, when the checks know it (``num_ctx`` of the model sent)."""
 
     @property
     def api_key(self) -> str:
@@ -128,6 +127,8 @@ def resolve(
     merged = base.merged(**changes)
     parse_model_name(merged.model)
     needed = tuple(requires)
+    if merged.think not in (None, False) and "thinking" not in needed:
+        needed += ("thinking",)  # Ollama refuses think for models without it; say so before the first request
     if check if check is not None else merged.check:
         return _checked(merged, needed)
     capabilities = known_capabilities(merged.model)
@@ -151,18 +152,7 @@ def resolve(
 def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
     from integrations import checks
 
-    reachable: list[OllamaHost] = []
-    failures: list[OllamaUnreachable] = []
-    for host in settings.hosts:
-        try:
-            checks.require_version(checks.MIN_VERSION, "the OpenAI-compatible API", host, settings=settings)
-        except OllamaUnreachable as exc:
-            failures.append(exc)
-            log.warning("skipping unreachable Ollama host %s: %s", host.url, exc.reason)
-            continue
-        reachable.append(host)
-    if not reachable:
-        raise failures[0]
+    reachable = checks.reachable_hosts(settings)
     infos = [
         checks.ensure_model(settings.model, pull=settings.pull, host=host, settings=settings) for host in reachable
     ]
@@ -183,6 +173,7 @@ def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
         temperature=_pick(settings.temperature, first.parameters.get("temperature"), OLLAMA_DEFAULT_TEMPERATURE),
         top_p=_pick(settings.top_p, first.parameters.get("top_p"), OLLAMA_DEFAULT_TOP_P),
         context_length=first.context_length,
+        running_context=settings.num_ctx if settings.num_ctx is not None else first.num_ctx,
     )
 
 
@@ -196,14 +187,29 @@ def _pick(configured: float | None, from_model: object, fallback: float) -> floa
 
 def http_clients(target: Target) -> tuple[Any, Any]:
     """A sync and an async ``httpx`` client whose transports patch requests for ``target``."""
-    import httpx
-
-    from integrations._transport import AsyncOllamaTransport, OllamaTransport
+    from integrations._transport import (
+        AsyncOllamaClient,
+        AsyncOllamaTransport,
+        OllamaClient,
+        OllamaTransport,
+        TransportOptions,
+    )
 
     defaults = target.request_defaults()
     aliases = target.aliases()
     timeout = target.timeout()
+    options = TransportOptions(
+        model=target.requested_model,
+        repair_tool_calls=target.settings.repair_tool_calls,
+        think=target.settings.think,
+        context=target.running_context,
+        vision=("vision" in target.capabilities) if target.capabilities_checked else None,
+    )
     return (
-        httpx.Client(transport=OllamaTransport(defaults, aliases), timeout=timeout, follow_redirects=True),
-        httpx.AsyncClient(transport=AsyncOllamaTransport(defaults, aliases), timeout=timeout, follow_redirects=True),
+        OllamaClient(
+            transport=OllamaTransport(defaults, aliases, options=options), timeout=timeout, follow_redirects=True
+        ),
+        AsyncOllamaClient(
+            transport=AsyncOllamaTransport(defaults, aliases, options=options), timeout=timeout, follow_redirects=True
+        ),
     )

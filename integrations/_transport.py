@@ -1,42 +1,121 @@
-"""HTTP transports that make OpenAI-SDK requests say what Ollama needs to hear.
+"""HTTP transports that make OpenAI-SDK requests say what Ollama needs to hear, and answers say what it meant.
 
 Ollama's ``/v1`` endpoint silently mishandles a few request shapes the SDKs produce:
 
 * absent ``temperature`` and ``top_p`` are forced to 1.0, overriding the model's defaults;
 * ``max_completion_tokens`` (what LangChain and newer SDK code send) is ignored: only ``max_tokens`` counts;
-* without ``stream_options.include_usage`` a stream reports no token counts.
+* without ``stream_options.include_usage`` a stream reports no token counts;
+* a top-level ``think`` is ignored (``reasoning_effort`` is what it reads);
+* ``tool_choice`` is ignored: ``"none"`` still offers the tools, a named function is not enforced;
+* ``http(s)`` image URLs are refused (only base64 data URIs are accepted).
 
-The transports below rewrite only the JSON body of ``chat/completions`` and
-``completions`` POSTs, filling what the caller left out; values the caller did
-set are never changed. Everything else passes through untouched.
+And a few answers need a second look:
+
+* small models often write their tool call as bare or fenced JSON, which Ollama returns as
+  ``content`` (see `integrations._toolcalls`);
+* when a conversation outgrows the context the model runs with, Ollama drops its start
+  without a word; usage shows it, and `ContextTruncated` says so.
+
+The transports rewrite only ``chat/completions`` and ``completions`` POSTs, filling what
+the caller left out; values the caller did set are never changed. Everything else passes
+through untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
-from typing import Any
+import re
+import threading
+import warnings
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import httpx
 
-__all__ = ["AsyncOllamaTransport", "OllamaTransport", "patch_body"]
+from integrations._images import (
+    IMAGE_TIMEOUT,
+    ImageRefused,
+    fetch_image,
+    fetch_image_async,
+    image_parts,
+    is_remote,
+    part_url,
+    set_part_url,
+)
+from integrations._toolcalls import StreamRepair, offered_tools, repair_completion
+from integrations.errors import CapabilityMissing, ContextTruncated
+from integrations.settings import env_name
+
+__all__ = [
+    "AsyncOllamaClient",
+    "AsyncOllamaTransport",
+    "OllamaClient",
+    "OllamaTransport",
+    "TransportOptions",
+    "patch_body",
+    "reasoning_effort",
+]
 
 _PATCHED_SUFFIXES = ("/chat/completions", "/completions")
+_CHAT_SUFFIX = "/chat/completions"
 _LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+_EVENT_END = re.compile(rb"\r?\n\r?\n")
+_CHARS_PER_TOKEN_AT_MOST = 8
+"""Text averages about four characters per token; a prompt with more than eight per reported
+token has lost text, since no tokenizer packs ordinary text that densely."""
+
+Think = bool | str | None
+
+
+@dataclass(frozen=True)
+class TransportOptions:
+    """What the transports know about the model beyond the request defaults."""
+
+    model: str = ""
+    """The model name the caller uses, for messages."""
+    repair_tool_calls: bool = True
+    think: Think = None
+    context: int | None = None
+    """The context the model runs with, when the checks know it; otherwise asked of ``/api/ps``."""
+    vision: bool | None = None
+    """Whether the model has vision; None when unknown (unchecked)."""
+
+
+def reasoning_effort(think: Think) -> str | None:
+    """``think`` as ``/v1``'s ``reasoning_effort``: ``"none"`` for false, ``"medium"`` for true.
+
+    >>> reasoning_effort(False), reasoning_effort(True), reasoning_effort("high"), reasoning_effort(None)
+    ('none', 'medium', 'high', None)
+    """
+    if think is None:
+        return None
+    if isinstance(think, bool):
+        return "medium" if think else "none"
+    return think
 
 
 def patch_body(
-    body: dict[str, Any], defaults: Mapping[str, Any], aliases: Mapping[str, str] | None = None
+    body: dict[str, Any],
+    defaults: Mapping[str, Any],
+    aliases: Mapping[str, str] | None = None,
+    *,
+    think: Think = None,
 ) -> dict[str, Any]:
     """Return ``body`` with Ollama's traps neutralised; ``defaults`` fill absent fields.
 
     ``aliases`` maps a model name the caller uses to the one to send (the derived
-    model that carries ``num_ctx``).
+    model that carries ``num_ctx``). In chat requests ``think`` becomes
+    ``reasoning_effort`` unless the caller set one, and ``tool_choice`` is applied
+    to the tools sent: ``"none"`` sends none, a named function only that one.
 
     >>> patch_body({"model": "m", "max_completion_tokens": 5}, {"temperature": 0.2, "top_p": 0.9})
     {'model': 'm', 'max_tokens': 5, 'temperature': 0.2, 'top_p': 0.9}
     >>> patch_body({"stream": True, "temperature": 0}, {"temperature": 0.7})["stream_options"]
     {'include_usage': True}
+    >>> patch_body({"messages": [], "tools": [{"type": "function"}], "tool_choice": "none"}, {})
+    {'messages': [], 'tool_choice': 'none'}
     """
     patched = dict(body)
     if aliases and isinstance(patched.get("model"), str):
@@ -50,44 +129,401 @@ def patch_body(
         options = dict(patched.get("stream_options") or {})
         options.setdefault("include_usage", True)
         patched["stream_options"] = options
+    if "messages" in patched:
+        effort = reasoning_effort(think)
+        if effort is not None and patched.get("reasoning_effort") is None and "reasoning" not in patched:
+            patched["reasoning_effort"] = effort
+        _apply_tool_choice(patched)
     return patched
 
 
-def _rewrite(request: httpx.Request, defaults: Mapping[str, Any], aliases: Mapping[str, str]) -> httpx.Request:
-    if request.method != "POST" or not request.url.path.endswith(_PATCHED_SUFFIXES):
-        return request
-    try:
-        body = json.loads(request.content)
-    except ValueError:
-        return request  # not JSON: let the server say what is wrong with it
-    if not isinstance(body, dict):
-        return request
-    patched = patch_body(body, defaults, aliases)
-    if patched == body:
-        return request
-    content = json.dumps(patched, separators=(",", ":")).encode()
-    headers = httpx.Headers(request.headers)
-    headers["content-length"] = str(len(content))
-    return httpx.Request(request.method, request.url, headers=headers, content=content, extensions=request.extensions)
+def _apply_tool_choice(body: dict[str, Any]) -> None:
+    """Ollama ignores ``tool_choice``; what the tools sent can enforce, they do."""
+    choice = body.get("tool_choice")
+    if choice == "none":
+        body.pop("tools", None)
+        body.pop("parallel_tool_calls", None)
+        return
+    if not isinstance(choice, dict) or not isinstance(body.get("tools"), list):
+        return
+    function = choice.get("function")
+    name = function.get("name") if isinstance(function, dict) else None
+    if not isinstance(name, str):
+        return
+    chosen = [
+        tool for tool in body["tools"] if isinstance(tool, dict) and (tool.get("function") or {}).get("name") == name
+    ]
+    if chosen:
+        body["tools"] = chosen
+
+
+def _refusal(request: httpx.Request, message: str, kind: str = "invalid_request_error") -> httpx.Response:
+    """An OpenAI-shaped 400 answered without asking the server: the SDKs raise it with our message."""
+    error = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+    return httpx.Response(400, json=error, request=request)
+
+
+def _text_length(messages: Any) -> int:
+    """Characters of text in chat messages (string contents and text parts)."""
+    total = 0
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += len(part["text"])
+    return total
+
+
+@dataclass
+class _Exchange:
+    """One chat or completion request on its way, and what its answer is checked against."""
+
+    request: httpx.Request
+    body: dict[str, Any]
+    chat: bool
+    model: str
+    offered: frozenset[str]
+    messages: int
+    chars: int
+    remote_images: list[dict[str, Any]] = field(default_factory=list)
+    changed: bool = False
+
+    def outgoing(self) -> httpx.Request:
+        if not self.changed:
+            return self.request
+        request = self.request
+        content = json.dumps(self.body, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = httpx.Headers(request.headers)
+        headers["content-length"] = str(len(content))
+        return httpx.Request(
+            request.method, request.url, headers=headers, content=content, extensions=request.extensions
+        )
+
+
+class _Core:
+    """What the sync and async transports share: rewriting requests, reading answers."""
+
+    def __init__(
+        self, defaults: Mapping[str, Any], aliases: Mapping[str, str] | None, options: TransportOptions | None
+    ) -> None:
+        self.defaults = dict(defaults)
+        self.aliases = dict(aliases or {})
+        self.options = options or TransportOptions()
+        self._warned: set[tuple[str, int]] = set()
+        self._loaded: dict[str, int | None] = {}
+        self._lock = threading.Lock()
+
+    def begin(self, request: httpx.Request) -> _Exchange | None:
+        if request.method != "POST" or not request.url.path.endswith(_PATCHED_SUFFIXES):
+            return None
+        try:
+            body = json.loads(request.content)
+        except ValueError:
+            return None  # not JSON: let the server say what is wrong with it
+        if not isinstance(body, dict):
+            return None
+        patched = patch_body(body, self.defaults, self.aliases, think=self.options.think)
+        chat = request.url.path.endswith(_CHAT_SUFFIX)
+        messages = patched.get("messages")
+        exchange = _Exchange(
+            request=request,
+            body=patched,
+            chat=chat,
+            model=str(patched.get("model") or ""),
+            offered=offered_tools(patched) if chat and self.options.repair_tool_calls else frozenset(),
+            messages=len(messages) if isinstance(messages, list) else 0,
+            chars=_text_length(messages) if chat else len(str(patched.get("prompt") or "")),
+            changed=patched != body,
+        )
+        if chat:
+            exchange.remote_images = [p for p in image_parts(messages) if is_remote(part_url(p) or "")]
+        return exchange
+
+    # answers
+
+    def read_json(
+        self, exchange: _Exchange, response: httpx.Response, content: bytes
+    ) -> tuple[bytes, dict[str, Any] | None]:
+        """The (possibly repaired) body of a non-streamed answer, and its usage."""
+        try:
+            data = json.loads(content)
+        except ValueError:
+            return content, None
+        if not isinstance(data, dict):
+            return content, None
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        if exchange.offered and repair_completion(data, exchange.offered):
+            content = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        return content, usage
+
+    def needs_loaded_context(self, usage: Mapping[str, Any] | None) -> bool:
+        return self.options.context is None and bool(usage) and isinstance((usage or {}).get("prompt_tokens"), int)
+
+    def warn_if_truncated(self, exchange: _Exchange, usage: Mapping[str, Any] | None, loaded: int | None) -> None:
+        """Warn (once per model and conversation length) when usage shows the context was full."""
+        context = self.options.context or loaded
+        if not usage or not context:
+            return
+        prompt = usage.get("prompt_tokens")
+        completion = usage.get("completion_tokens") or 0
+        if not isinstance(prompt, int) or not isinstance(completion, int):
+            return
+        at_least = exchange.chars // _CHARS_PER_TOKEN_AT_MOST
+        if prompt + completion < context and not (at_least > context and prompt < at_least):
+            return
+        key = (exchange.model, exchange.messages)
+        with self._lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+        name = self.options.model or exchange.model
+        warnings.warn(
+            ContextTruncated(
+                f"model {name!r} runs with a context of {context} tokens and this conversation "
+                f"({exchange.messages} messages, prompt {prompt} + reply {completion} tokens) filled it: Ollama "
+                "silently dropped the start of the prompt, instructions first. Raise num_ctx "
+                f"({env_name('num_ctx')} or num_ctx=...; at most the model's maximum) or shorten the conversation."
+            ),
+            stacklevel=2,
+        )
+
+    def loaded_context_from(self, exchange: _Exchange, payload: bytes) -> int | None:
+        from integrations.names import parse_model_name
+
+        try:
+            rows = json.loads(payload).get("models") or []
+            wanted = parse_model_name(exchange.model).key
+            for row in rows:
+                if parse_model_name(str(row.get("model") or row.get("name"))).key == wanted:
+                    value = row.get("context_length")
+                    return value if isinstance(value, int) and value > 0 else None
+        except (ValueError, AttributeError, TypeError):
+            return None
+        return None
+
+    def ps_request(self, exchange: _Exchange) -> httpx.Request:
+        url = exchange.request.url
+        path = url.path
+        base = path[: path.rfind("/v1/")] if "/v1/" in path else ""
+        headers = {k: v for k, v in exchange.request.headers.items() if k.lower() in ("authorization", "host")}
+        return httpx.Request("GET", url.copy_with(path=base + "/api/ps", query=None), headers=headers)
+
+    def vision_refusal(self, exchange: _Exchange) -> str | None:
+        if self.options.vision is False and any(True for _ in image_parts(exchange.body.get("messages"))):
+            return str(CapabilityMissing(self.options.model or exchange.model, "vision"))
+        return None
+
+
+def _headers_for_rewritten(response: httpx.Response, length: int | None) -> httpx.Headers:
+    headers = httpx.Headers(response.headers)
+    headers.pop("content-encoding", None)
+    headers.pop("content-length", None)
+    if length is not None:
+        headers["content-length"] = str(length)
+    return headers
+
+
+class _SSEWatch:
+    """Reads a chat stream event by event: repairs text tool calls and notes the usage."""
+
+    def __init__(self, offered: frozenset[str]) -> None:
+        self.repair = StreamRepair(offered) if offered else None
+        self.usage: dict[str, Any] | None = None
+        self._buffer = b""
+        self._raw: dict[int, tuple[dict[str, Any], bytes]] = {}  # the chunk is kept so its id stays its own
+
+    def feed(self, data: bytes) -> bytes:
+        self._buffer += data
+        out: list[bytes] = []
+        while True:
+            match = _EVENT_END.search(self._buffer)
+            if match is None:
+                break
+            event, self._buffer = self._buffer[: match.end()], self._buffer[match.end() :]
+            out.extend(self._event(event))
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        out = [self._encode(chunk) for chunk in (self.repair.close() if self.repair else ())]
+        out.append(self._buffer)
+        self._buffer = b""
+        self._raw.clear()
+        return b"".join(out)
+
+    def _event(self, raw: bytes) -> Iterator[bytes]:
+        lines = raw.decode("utf-8", errors="replace").splitlines()
+        data = "\n".join(line[5:].lstrip(" ") for line in lines if line.startswith("data:"))
+        if not data:
+            yield raw
+            return
+        if data.strip() == "[DONE]":
+            if self.repair:
+                yield from (self._encode(chunk) for chunk in self.repair.close())
+            yield raw
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            chunk = None
+        if not isinstance(chunk, dict):
+            if self.repair:
+                yield from (self._encode(c) for c in self.repair.close())
+            yield raw
+            return
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        if self.repair is None:
+            yield raw
+            return
+        self._raw[id(chunk)] = (chunk, raw)
+        for sent in self.repair.feed(chunk):
+            yield self._encode(sent)
+
+    def _encode(self, chunk: dict[str, Any]) -> bytes:
+        kept = self._raw.pop(id(chunk), None)
+        if kept is not None and kept[0] is chunk:
+            return kept[1]
+        return b"data: " + json.dumps(chunk, separators=(",", ":"), ensure_ascii=False).encode() + b"\n\n"
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return str(response.headers.get("content-type", "")).startswith("text/event-stream")
+
+
+class _WatchedStream(httpx.SyncByteStream):
+    def __init__(self, inner: httpx.SyncByteStream, watch: _SSEWatch, done: Callable[[], None]) -> None:
+        self.inner = inner
+        self.watch = watch
+        self.done = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        for data in self.inner:
+            out = self.watch.feed(data)
+            if out:
+                yield out
+        tail = self.watch.close()
+        if tail:
+            yield tail
+        self.done()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _AsyncWatchedStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, watch: _SSEWatch, done: Callable[[], Any]) -> None:
+        self.inner = inner
+        self.watch = watch
+        self.done = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for data in self.inner:
+            out = self.watch.feed(data)
+            if out:
+                yield out
+        tail = self.watch.close()
+        if tail:
+            yield tail
+        await self.done()
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class OllamaTransport(httpx.BaseTransport):
-    """A synchronous transport that patches request bodies, then sends them through ``inner``."""
+    """A synchronous transport that patches request bodies, sends them through ``inner``, and reads the answers."""
 
     def __init__(
         self,
         defaults: Mapping[str, Any],
         aliases: Mapping[str, str] | None = None,
         inner: httpx.BaseTransport | None = None,
+        *,
+        options: TransportOptions | None = None,
     ) -> None:
-        self.defaults = dict(defaults)
-        self.aliases = dict(aliases or {})
+        self.core = _Core(defaults, aliases, options)
         self.inner = inner or httpx.HTTPTransport(limits=_LIMITS)
+        self._images: httpx.Client | None = None
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return self.core.defaults
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return self.core.aliases
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self.inner.handle_request(_rewrite(request, self.defaults, self.aliases))
+        exchange = self.core.begin(request)
+        if exchange is None:
+            return self.inner.handle_request(request)
+        refused = self.core.vision_refusal(exchange)
+        if refused:
+            return _refusal(request, refused, "capability_missing")
+        try:
+            for part in exchange.remote_images:
+                set_part_url(part, fetch_image(part_url(part) or "", self._image_client()))
+                exchange.changed = True
+        except ImageRefused as exc:
+            return _refusal(request, str(exc))
+        response = self.inner.handle_request(exchange.outgoing())
+        if response.status_code != 200 or not exchange.chat:
+            return response
+        if _is_event_stream(response):
+            if "content-encoding" in response.headers:
+                return response
+            watch = _SSEWatch(exchange.offered)
+            stream = _WatchedStream(
+                cast(httpx.SyncByteStream, response.stream), watch, lambda: self._check(exchange, watch.usage)
+            )
+            return httpx.Response(
+                200, headers=_headers_for_rewritten(response, None), stream=stream, extensions=response.extensions
+            )
+        try:
+            raw = response.read()
+        finally:
+            response.close()
+        content, usage = self.core.read_json(exchange, response, raw)
+        self._check(exchange, usage)
+        return httpx.Response(
+            response.status_code,
+            headers=_headers_for_rewritten(response, len(content)),
+            content=content,
+            extensions=response.extensions,
+        )
+
+    def _check(self, exchange: _Exchange, usage: dict[str, Any] | None) -> None:
+        loaded = None
+        if self.core.needs_loaded_context(usage):
+            loaded = self._loaded_context(exchange)
+        self.core.warn_if_truncated(exchange, usage, loaded)
+
+    def _loaded_context(self, exchange: _Exchange) -> int | None:
+        if exchange.model in self.core._loaded:
+            return self.core._loaded[exchange.model]
+        value = None
+        with contextlib.suppress(httpx.HTTPError):
+            response = self.inner.handle_request(self.core.ps_request(exchange))
+            try:
+                payload = response.read()
+            finally:
+                response.close()
+            if response.status_code == 200:
+                value = self.core.loaded_context_from(exchange, payload)
+        self.core._loaded[exchange.model] = value
+        return value
+
+    def _image_client(self) -> httpx.Client:
+        if self._images is None:
+            self._images = httpx.Client(timeout=IMAGE_TIMEOUT, follow_redirects=True)
+        return self._images
 
     def close(self) -> None:
+        if self._images is not None:
+            self._images.close()
         self.inner.close()
 
 
@@ -99,13 +535,124 @@ class AsyncOllamaTransport(httpx.AsyncBaseTransport):
         defaults: Mapping[str, Any],
         aliases: Mapping[str, str] | None = None,
         inner: httpx.AsyncBaseTransport | None = None,
+        *,
+        options: TransportOptions | None = None,
     ) -> None:
-        self.defaults = dict(defaults)
-        self.aliases = dict(aliases or {})
+        self.core = _Core(defaults, aliases, options)
         self.inner = inner or httpx.AsyncHTTPTransport(limits=_LIMITS)
+        self._images: httpx.AsyncClient | None = None
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        return self.core.defaults
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        return self.core.aliases
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.inner.handle_async_request(_rewrite(request, self.defaults, self.aliases))
+        exchange = self.core.begin(request)
+        if exchange is None:
+            return await self.inner.handle_async_request(request)
+        refused = self.core.vision_refusal(exchange)
+        if refused:
+            return _refusal(request, refused, "capability_missing")
+        try:
+            for part in exchange.remote_images:
+                set_part_url(part, await fetch_image_async(part_url(part) or "", self._image_client()))
+                exchange.changed = True
+        except ImageRefused as exc:
+            return _refusal(request, str(exc))
+        response = await self.inner.handle_async_request(exchange.outgoing())
+        if response.status_code != 200 or not exchange.chat:
+            return response
+        if _is_event_stream(response):
+            if "content-encoding" in response.headers:
+                return response
+            watch = _SSEWatch(exchange.offered)
+
+            async def done() -> None:
+                await self._check(exchange, watch.usage)
+
+            stream = _AsyncWatchedStream(cast(httpx.AsyncByteStream, response.stream), watch, done)
+            return httpx.Response(
+                200, headers=_headers_for_rewritten(response, None), stream=stream, extensions=response.extensions
+            )
+        try:
+            raw = await response.aread()
+        finally:
+            await response.aclose()
+        content, usage = self.core.read_json(exchange, response, raw)
+        await self._check(exchange, usage)
+        return httpx.Response(
+            response.status_code,
+            headers=_headers_for_rewritten(response, len(content)),
+            content=content,
+            extensions=response.extensions,
+        )
+
+    async def _check(self, exchange: _Exchange, usage: dict[str, Any] | None) -> None:
+        loaded = None
+        if self.core.needs_loaded_context(usage):
+            loaded = await self._loaded_context(exchange)
+        self.core.warn_if_truncated(exchange, usage, loaded)
+
+    async def _loaded_context(self, exchange: _Exchange) -> int | None:
+        if exchange.model in self.core._loaded:
+            return self.core._loaded[exchange.model]
+        value = None
+        with contextlib.suppress(httpx.HTTPError):
+            response = await self.inner.handle_async_request(self.core.ps_request(exchange))
+            try:
+                payload = await response.aread()
+            finally:
+                await response.aclose()
+            if response.status_code == 200:
+                value = self.core.loaded_context_from(exchange, payload)
+        self.core._loaded[exchange.model] = value
+        return value
+
+    def _image_client(self) -> httpx.AsyncClient:
+        if self._images is None:
+            self._images = httpx.AsyncClient(timeout=IMAGE_TIMEOUT, follow_redirects=True)
+        return self._images
 
     async def aclose(self) -> None:
+        if self._images is not None:
+            await self._images.aclose()
         await self.inner.aclose()
+
+
+def _vision_check(client: httpx.Client | httpx.AsyncClient, request: httpx.Request) -> None:
+    transport = getattr(client, "_transport", None)
+    core: _Core | None = getattr(transport, "core", None)
+    if core is None or core.options.vision is not False:
+        return
+    if request.method != "POST" or not request.url.path.endswith(_CHAT_SUFFIX) or b'"image_url"' not in request.content:
+        return
+    with contextlib.suppress(ValueError):
+        body = json.loads(request.content)
+        if isinstance(body, dict) and any(True for _ in image_parts(body.get("messages"))):
+            raise CapabilityMissing(core.options.model or str(body.get("model")), "vision")
+
+
+class OllamaClient(httpx.Client):
+    """An ``httpx.Client`` that refuses, before sending, what the checked model cannot do.
+
+    The OpenAI SDK turns any exception raised while sending into ``APIConnectionError``
+    (and retries); raised while the request is built, `CapabilityMissing` reaches the caller as itself.
+    """
+
+    def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        request = super().build_request(*args, **kwargs)
+        _vision_check(self, request)
+        return request
+
+
+class AsyncOllamaClient(httpx.AsyncClient):
+    """The asynchronous twin of `OllamaClient`."""
+
+    def build_request(self, *args: Any, **kwargs: Any) -> httpx.Request:
+        request = super().build_request(*args, **kwargs)
+        _vision_check(self, request)
+        return request

@@ -11,6 +11,10 @@ Every error says what failed, the value involved, and how to fix it::
     ├── OllamaVersionTooOld      the server is older than a feature needs
     ├── ConfigError              bad settings, host, profile or model name (also a ValueError)
     └── MissingDependency        an optional extra is not installed (also an ImportError)
+
+Beside the errors, one warning category for what does not fail but goes wrong quietly::
+
+    ContextTruncated (UserWarning)   a conversation filled the model's context; its start was dropped
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterable
 __all__ = [
     "CapabilityMissing",
     "ConfigError",
+    "ContextTruncated",
     "MissingDependency",
     "ModelNotFound",
     "OllamaError",
@@ -38,11 +43,13 @@ class OllamaUnreachable(OllamaError):
     """No Ollama server answers at ``host``."""
 
     def __init__(self, host: str, reason: str) -> None:
+        from integrations.settings import env_name  # settings imports this module
+
         self.host = host
         self.reason = reason
         super().__init__(
             f"Ollama is not reachable at {host} ({reason}). Start it with 'ollama serve', "
-            "set OLLAMA_HOST to where it runs, or run the embedded server with 'ollama-integrations serve'."
+            f"set {env_name('host')} to where it runs, or run the embedded server with 'ollama-integrations serve'."
         )
 
 
@@ -122,8 +129,15 @@ class MissingDependency(OllamaError, ImportError):
     def __init__(self, module: str, extra: str) -> None:
         self.module = module
         self.extra = extra
+        self.fix = f"pip install 'ollama-integrations[{extra}]'"
         super().__init__(
-            f"this needs the '{module}' package, which is not installed. "
-            f"Install it with: pip install 'ollama-integrations[{extra}]'",
-            name=module,
+            f"this needs the '{module}' package, which is not installed. Install it with: {self.fix}", name=module
         )
+
+
+class ContextTruncated(UserWarning):
+    """A response shows the prompt filled the context the model runs with: Ollama dropped its start.
+
+    Ollama says nothing when it truncates; agent chats lose their instructions first.
+    Turn it into an error with ``warnings.simplefilter("error", integrations.ContextTruncated)``.
+    """

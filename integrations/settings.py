@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from integrations.errors import ConfigError
-from integrations.hosts import OllamaHost, parse_hosts
+from integrations.hosts import OllamaHost, mask_credentials, parse_hosts
 from integrations.names import parse_model_name
 
 if sys.version_info >= (3, 11):
@@ -83,10 +83,25 @@ class OllamaSettings(BaseSettings):
     connect_timeout: float = Field(
         2.0, gt=0, le=300, description="Connect timeout in seconds; short, so a down server is reported at once."
     )
+    check_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="Read timeout of the checks (version, tags, show, ps) in seconds; short, because they are "
+        "small requests and a host that accepts connections but never answers must not hold a run.",
+    )
     max_retries: int = Field(2, ge=0, le=20, description="Retries of the OpenAI SDK on transient errors.")
     cache_seed: int | None = Field(None, description="AG2/Autogen response cache seed; unset disables the cache.")
     check: bool = Field(True, description="Check server, model and capabilities before building a client.")
     pull: bool = Field(False, description="Pull a missing model instead of failing.")
+    repair_tool_calls: bool = Field(
+        True,
+        description="Turn tool calls a model wrote as bare or fenced JSON text into real tool calls.",
+    )
+    think: bool | Literal["low", "medium", "high"] | None = Field(
+        None,
+        description="Thinking for models that can: unset (the model's default), false, true, low, medium or high.",
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -97,14 +112,25 @@ class OllamaSettings(BaseSettings):
     @field_validator("host")
     @classmethod
     def _valid_hosts(cls, value: str) -> str:
-        parse_hosts(value)
-        return value
+        hosts = parse_hosts(value)
+        # An empty OLLAMA_HOST (common in shells) means the default: show the host that will be used.
+        return value if value.strip() else ",".join(host.url for host in hosts)
 
     @field_validator("model")
     @classmethod
     def _valid_model(cls, value: str) -> str:
         parse_model_name(value)
         return value.strip()
+
+    @field_validator("think", mode="before")
+    @classmethod
+    def _think_words(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        if word in _THINK_WORDS:
+            return _THINK_WORDS[word]
+        raise ValueError("think must be unset, false, true, low, medium or high")
 
     @field_validator("keep_alive", mode="before")
     @classmethod
@@ -213,21 +239,32 @@ def _read_profile(path: Path) -> dict[str, Any]:
         raise ConfigError(f"profile {path} cannot be read: {exc.strerror}") from exc
 
 
-def env_name(field: str) -> str:
-    """The environment variable that sets ``field``."""
-    return _OWN_ENV.get(field, f"{ENV_PREFIX}{field.upper()}")
+def env_name(field: str, settings_class: type[BaseSettings] | None = None) -> str:
+    """The environment variable that sets ``field`` of ``settings_class`` (default `OllamaSettings`).
+
+    >>> env_name("host"), env_name("num_ctx")
+    ('OLLAMA_HOST', 'OLLAMA_INTEGRATIONS_NUM_CTX')
+    """
+    alias = (settings_class or OllamaSettings).model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else f"{ENV_PREFIX}{field.upper()}"
 
 
-_OWN_ENV = {"host": "OLLAMA_HOST", "api_key": "OLLAMA_API_KEY"}
-_FIELD_OF_ALIAS = {alias: field for field, alias in _OWN_ENV.items()}
+_THINK_WORDS: dict[str, bool | str | None] = {
+    "": None, "true": True, "1": True, "yes": True, "on": True,
+    "false": False, "0": False, "no": False, "off": False, "none": False,
+    "low": "low", "medium": "medium", "high": "high",
+}
+
 
 
 def _explain(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         field = ".".join(str(part) for part in error["loc"]) or "settings"
-        field = _FIELD_OF_ALIAS.get(field, field)
+        field = next((name for name in OllamaSettings.model_fields if env_name(name) == field), field)
         shown = "'**********'" if field == "api_key" else repr(error.get("input"))
+        if field == "host" and isinstance(error.get("input"), str):
+            shown = repr(mask_credentials(error["input"]))
         message = str(error["msg"]).removeprefix("Value error, ")
         env = f" (env {env_name(field)})" if field in OllamaSettings.model_fields else ""
         problems.append(f"{field}{env} = {shown}: {message}")

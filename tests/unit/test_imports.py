@@ -11,6 +11,7 @@ import integrations
 EXPECTED_ALL = [
     "CapabilityMissing",
     "ConfigError",
+    "ContextTruncated",
     "MissingDependency",
     "ModelNotFound",
     "OllamaError",
