@@ -101,10 +101,16 @@ def prepare(
     pull: bool | None,
     requires: Iterable[str] = (),
     overrides: Mapping[str, Any] | None = None,
+    derive: bool = True,
 ) -> tuple[Target, dict[str, Any]]:
-    """Every factory's first step: the `Target`, and the keyword arguments meant for the framework."""
+    """Every factory's first step: the `Target`, and the keyword arguments meant for the framework.
+
+    ``derive=False`` is for native clients, which send ``num_ctx`` with every request
+    and so need no derived model.
+    """
     ours, theirs = split_overrides(overrides or {})
-    target = resolve(model, settings=settings, check=check, pull=pull, requires=requires, overrides=ours)
+    target = resolve(model, settings=settings, check=check, pull=pull, requires=requires, overrides=ours,
+                     derive=derive)
     return target, theirs
 
 
@@ -116,6 +122,7 @@ def resolve(
     pull: bool | None,
     requires: Iterable[str] = (),
     overrides: Mapping[str, Any] | None = None,
+    derive: bool = True,
 ) -> Target:
     """Merge arguments into settings, check the servers when asked, and return the `Target`."""
     changes = dict(overrides or {})
@@ -130,7 +137,7 @@ def resolve(
     if merged.think not in (None, False) and "thinking" not in needed:
         needed += ("thinking",)  # Ollama refuses think for models without it; say so before the first request
     if check if check is not None else merged.check:
-        return _checked(merged, needed)
+        return _checked(merged, needed, derive=derive)
     capabilities = known_capabilities(merged.model)
     if is_known(merged.model):
         # Unchecked, the table is all we know: refuse only what a known family certainly lacks.
@@ -149,7 +156,7 @@ def resolve(
     )
 
 
-def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
+def _checked(settings: OllamaSettings, requires: tuple[str, ...], *, derive: bool = True) -> Target:
     from integrations import checks
 
     reachable = checks.reachable_hosts(settings)
@@ -160,7 +167,7 @@ def _checked(settings: OllamaSettings, requires: tuple[str, ...]) -> Target:
     for info in infos:
         checks.require_capabilities(info, requires)
     model = settings.model
-    if settings.num_ctx is not None:
+    if settings.num_ctx is not None and derive:
         names = {checks.ensure_context(settings.model, settings.num_ctx, host=h, settings=settings) for h in reachable}
         model = names.pop()
     return Target(
