@@ -3,11 +3,11 @@
 Shows a ``GroupChat`` under a ``GroupChatManager``, every LLM agent configured by
 ``integrations.llm_config()``: the planner splits the task into steps, the coder writes
 Python, the executor (a ``UserProxyAgent``) runs it with ``LocalCommandLineCodeExecutor``
-in the run's work directory with a timeout, and the critic checks the result and says
-TERMINATE when the chart exists. ``max_round`` (``--max-turns``, the task message included) bounds the chat.
-Speakers take turns in that fixed order by default (``--speakers round_robin``): small
-models cannot pick the next speaker reliably; ``--speakers auto`` lets the manager's
-model choose, as AG2 does by default.
+in the run's work directory with a timeout and judges the run, and after a failed run the
+critic says what to change. The chat ends when the chart is a valid PNG and the program
+printed the right final changes, or after ``--max-turns`` coder replies. Speakers follow
+that fixed order by default (``--speakers round_robin``): small models cannot pick the
+next speaker reliably; ``--speakers auto`` lets the manager's model choose, as AG2 does.
 
 Data: ``prices.csv`` in the work directory (yfinance when possible, else the bundled
 SYNTHETIC sample); the chart must be saved there as ``nvda_tsla_ytd.png``.
@@ -16,7 +16,7 @@ Needs: ``pip install 'ollama-integrations[autogen,examples]'`` and a model that 
 code (``codellama`` by default; ``qwen2.5-coder`` works better).
 
 Run:
-    python examples/group_chat.py [--model qwen2.5-coder] [--max-turns 8] [--speakers auto]
+    python examples/group_chat.py [--model qwen2.5-coder] [--max-turns 4] [--speakers auto]
     ollama-integrations run group-chat --embedded
 """
 
@@ -27,23 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import _chart_task
 import _common
-import _market
 import nvda_tsla
-from nvda_tsla import CHART, CODE_SYSTEM_NOTE, DATA, DEFAULT_MODEL, TASK
+from nvda_tsla import CHART, DATA, DEFAULT_MODEL, TASK
 
 from integrations import OllamaError, OllamaSettings, llm_config
 
 EXAMPLE = "group_chat"
+EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # what 'ollama-integrations run group-chat --embedded' runs
+__all__ = ["CHART", "DATA", "EMBEDDED_MODEL", "TASK", "Result", "main", "run"]
 ROLES = {
     "planner": "You are the planner. Break the task into at most three short numbered steps for the coder. No code.",
-    "coder": (
-        "You are the coder. Write one complete Python program in a ```python block that does the plan; "
-        "the executor runs it. Fix it when the executor reports an error." + CODE_SYSTEM_NOTE
-    ),
     "critic": (
-        f"You are the critic. Check the executor's output. If the chart {CHART} was saved without errors, "
-        "reply with TERMINATE. Otherwise say in one sentence what the coder must fix."
+        "You are the critic. Read the executor's report on the coder's program and say, in one or two "
+        "sentences, exactly what the coder must change. No code."
     ),
 }
 
@@ -60,11 +58,15 @@ class Result:
     exit_codes: list[int] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     chart: Path | None = None
-    termination: str = "max-rounds"  # or "TERMINATE"
+    turns: int = 0  # coder replies
+    openings: int = 0
+    verdict: _chart_task.Verdict | None = None
+    termination: str = "max-turns"  # "chart-written" or "max-turns"
 
     @property
     def ok(self) -> bool:
-        return _common.is_png(self.chart)
+        """The success criterion: a valid PNG chart of the change since the first close."""
+        return self.verdict is not None and self.verdict.met
 
 
 def run(
@@ -72,65 +74,85 @@ def run(
     *,
     work_dir: Path,
     task: str = TASK,
-    max_turns: int = 8,
+    max_turns: int = 4,
     timeout: int = 60,
     speakers: Literal["round_robin", "auto"] = "round_robin",
     live_data: bool = True,
 ) -> Result:
-    """Run the group chat for at most ``max_turns`` rounds in ``work_dir``."""
-    from autogen import AssistantAgent, GroupChat, GroupChatManager, UserProxyAgent
+    """Run the group chat in ``work_dir`` until the chart is done or the coder has replied ``max_turns`` times."""
+    from autogen import Agent, AssistantAgent, GroupChat, GroupChatManager, UserProxyAgent
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    prices = _market.load_prices(live=live_data)
-    prices.write_csv(work_dir / DATA)
+    prices = _chart_task.stage_data(work_dir, live=live_data)
     result = Result(work_dir=work_dir, data_source=prices.source)
     before = _common.snapshot(work_dir)
 
     config = llm_config(settings=settings)
-    planner, coder, critic = (
-        AssistantAgent(name, llm_config=config, system_message=system) for name, system in ROLES.items()
+    planner, critic = (AssistantAgent(name, llm_config=config, system_message=text) for name, text in ROLES.items())
+    coder = AssistantAgent(
+        "coder",
+        llm_config=config,
+        system_message=_chart_task.brief(prices, work_dir)
+        + "\nFollow the planner's steps; the executor runs your program.",
     )
-    # The executor records what it ran; nvda_tsla.Result is the container its recorder fills.
-    record = nvda_tsla.Result(mode="code", work_dir=work_dir, executor="local", data_source=prices.source)
+    # The executor runs what the coder wrote before anything else, and judges it; nvda_tsla.Result records it.
+    record = nvda_tsla.Result(mode="code", work_dir=work_dir, executor="local", data_source=prices.source, openings=1)
     executor = UserProxyAgent(
         "executor",
         human_input_mode="NEVER",
-        code_execution_config={
-            "executor": nvda_tsla.RecordingExecutor(nvda_tsla.code_executor(work_dir, timeout=timeout), record)
-        },
-        default_auto_reply="No code block to run.",
-        description="Runs the coder's Python code and reports the output.",
+        code_execution_config=False,
+        is_termination_msg=lambda message: False,
+        description="Runs the coder's Python program and reports the result.",
     )
+    turns = nvda_tsla.CodeTurns(
+        nvda_tsla.RecordingExecutor(nvda_tsla.code_executor(work_dir, timeout=timeout), record),
+        record,
+        prices,
+        timeout=timeout,
+        max_turns=max_turns,
+        restart_on_no_code=False,
+    )
+    executor.register_reply([Agent, None], turns.reply, position=0)
 
-    def finished(message: dict[str, Any]) -> bool:
-        content = message.get("content")
-        if isinstance(content, str) and "TERMINATE" in content:
-            result.termination = "TERMINATE"
-            return True
-        return False
+    def next_speaker(last: Any, chat: Any) -> Any:
+        # Fixed order, as small models cannot choose: planner, coder, executor; after a failed run the
+        # critic says what to change (after a reply without code, the coder is asked again at once).
+        if record.termination != "max-turns" or (record.turns >= max_turns and last is executor):
+            return None
+        if last is coder:
+            return executor
+        if last is executor:
+            return critic if turns.last_ran else coder
+        if last is critic or last is planner:
+            return coder
+        return planner
 
     chat = GroupChat(
         agents=[planner, coder, executor, critic],
         messages=[],
-        max_round=max_turns,
-        speaker_selection_method=speakers,
+        max_round=2 + 3 * max_turns,  # a safety net: next_speaker ends the chat first
+        speaker_selection_method=next_speaker if speakers == "round_robin" else "auto",
     )
-    manager = GroupChatManager(groupchat=chat, llm_config=config, is_termination_msg=finished)
-    # The task comes from a user outside the group, so round robin starts with the planner.
+    manager = GroupChatManager(
+        groupchat=chat, llm_config=config, is_termination_msg=lambda message: record.termination == "chart-written"
+    )
+    # The task comes from a user outside the group, so the chat starts with the planner.
     user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False, max_consecutive_auto_reply=0)
     user.initiate_chat(manager, message=task)
 
     result.messages = list(chat.messages)
     result.speakers = [str(m.get("name", "")) for m in chat.messages]
     result.code_blocks, result.exit_codes = record.code_blocks, record.exit_codes
+    result.turns, result.openings, result.verdict = record.turns, record.openings, record.verdict
+    result.termination = "chart-written" if record.termination == "chart-written" else "max-turns"
     result.files = _common.new_files(work_dir, before)
-    if (work_dir / CHART).is_file():
+    if _common.is_png(work_dir / CHART):
         result.chart = work_dir / CHART
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser(__doc__, default_model=DEFAULT_MODEL, max_turns=8)
+    p = _common.parser(__doc__, default_model=DEFAULT_MODEL, max_turns=4)
     p.add_argument("--task", default=TASK, help=f"the task (default: {TASK!r})")
     p.add_argument(
         "--speakers",
@@ -145,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _common.settings_from(args, default_model=DEFAULT_MODEL)
         work_dir = _common.work_dir(args.work_dir, EXAMPLE)
         print(f"[group_chat] model {settings.model} at {settings.base_url}; outputs go to {work_dir}")
-        print(f"[group_chat] generated code runs in a local subprocess in {work_dir}, killed after {args.timeout}s")
+        if not _common.confirm_code_execution(work_dir, args.timeout, yes=args.yes, label="group_chat"):
+            return 2
         result = run(
             settings,
             work_dir=work_dir,
@@ -159,14 +182,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[group_chat] error: {exc}", file=sys.stderr)
         return 2
     print(f"\n[group_chat] speakers: {' -> '.join(result.speakers)}; ended by {result.termination}")
-    print(f"[group_chat] executed {len(result.code_blocks)} code block(s), exit codes {result.exit_codes}")
+    print(f"[group_chat] executed {len(result.code_blocks)} program(s), exit codes {result.exit_codes}")
     for path in result.files:
         print(f"[group_chat] wrote {path}")
-    if result.ok:
-        print(f"[group_chat] chart: {result.chart}")
-        return 0
-    print(f"[group_chat] no chart was saved (expected {work_dir / CHART})", file=sys.stderr)
-    return 1
+    print(
+        f"[group_chat] {_chart_task.describe(result.verdict, work_dir)}", file=sys.stdout if result.ok else sys.stderr
+    )
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

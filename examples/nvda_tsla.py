@@ -7,12 +7,17 @@ in one of two modes:
 * ``code``: the announcement's flow. The model writes Python; the user proxy runs it
   with Autogen's ``LocalCommandLineCodeExecutor`` inside the run's work directory with a
   timeout (``--docker``: ``DockerCommandLineCodeExecutor`` instead, when Docker works).
+  The model is told what ``prices.csv`` holds (path, columns, first rows) and what
+  "change YTD" means; every reply's code runs before anything else; the chat ends when
+  the chart is a valid PNG and the program printed the right final changes, or after
+  ``--max-turns`` replies; a failed run goes back with the traceback's last lines and a
+  hint; an opening reply without code is asked again once, in a fresh chat.
 * ``tools``: the model calls registered Python functions (``plot_price_change``,
   ``load_prices``); one call to ``plot_price_change`` draws the chart.
-* ``auto`` (default): ``tools`` when the model is tiny (``smollm*``, ``tinyllama``, or a
-  size tag under 1B such as ``:135m`` or ``:0.5b``), or when the server says it has the
-  ``tools`` capability and the task does not ask for code/a script; ``code`` otherwise
-  (``codellama``, the announcement's model, has no tools, so it writes code).
+* ``auto`` (default): ``code`` for code models (``qwen2.5-coder``, ``codellama``, ...);
+  ``tools`` for other tiny models (``smollm*``, ``tinyllama``, a size tag under 1B such
+  as ``:135m``); otherwise ``tools`` when the server says the model has the ``tools``
+  capability and the task does not ask for code/a script, ``code`` when not.
 
 Prices come from yfinance when it is installed and the network answers, else from the
 bundled SYNTHETIC sample ``examples/data/nvda_tsla_sample.csv`` (the chart title then
@@ -23,7 +28,8 @@ announcement's ``codellama`` by default (``ollama pull codellama``), any other w
 
 Run:
     python examples/nvda_tsla.py [--mode code|tools|auto] [--model qwen2.5-coder] [--task "..."]
-    ollama-integrations run nvda-tsla --embedded     # offline, smollm2:135m on the embedded server
+    ollama-integrations run nvda-tsla --embedded     # offline: qwen2.5-coder:1.5b on the embedded server
+    ollama-integrations run nvda-tsla --embedded --model smollm2:135m   # the fast path: tools mode
 """
 
 from __future__ import annotations
@@ -36,9 +42,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
+import _chart_task
 import _common
 import _market
 
@@ -46,24 +52,16 @@ from integrations import OllamaError, OllamaSettings, llm_config, model_info
 
 EXAMPLE = "nvda_tsla"
 DEFAULT_MODEL = "codellama"  # the announcement's model
-TASK = "Plot a chart of NVDA and TESLA stock price change YTD."
-CHART = "nvda_tsla_ytd.png"
-DATA = "prices.csv"
+EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # what 'ollama-integrations run nvda-tsla --embedded' pulls and runs
+TASK = _chart_task.TASK
+CHART = _chart_task.CHART
+DATA = _chart_task.DATA
 Mode = Literal["code", "tools", "auto"]
 Ticker = Literal["NVDA", "TSLA"]
 
-CODE_SYSTEM_NOTE = f"""
-Offline data: the file {DATA} in your working directory holds daily closing prices, columns
-date,NVDA,TSLA,note (date is YYYY-MM-DD). There is no internet: do not download data and do
-not use yfinance or pandas; read the file with the csv module. Use matplotlib with the Agg
-backend (import matplotlib; matplotlib.use("Agg")) and save the chart as {CHART} in the
-current directory with plt.savefig("{CHART}"). Put the whole program in one ```python block.
-If the note column says the data is a sample, put "sample data" in the chart title.
-"""
-
 TOOLS_SYSTEM = f"""You are a helpful assistant with functions for stock prices.
 To chart price changes, call plot_price_change with the tickers and the file name "{CHART}".
-After a function result, answer in one short sentence and end with TERMINATE."""
+After a function result, answer in one short sentence."""
 
 
 @dataclass
@@ -80,12 +78,17 @@ class Result:
     tool_calls: list[str] = field(default_factory=list)  # function names, in call order
     files: list[Path] = field(default_factory=list)  # files the run created in work_dir
     chart: Path | None = None
-    termination: str = "max-turns"  # "text-reply", "TERMINATE" or "max-turns"
+    turns: int = 0  # model replies
+    openings: int = 0  # opening turns asked (2 when the first reply refused or had no code)
+    verdict: _chart_task.Verdict | None = None
+    termination: str = "max-turns"  # "chart-written", "text-reply", "no-code" or "max-turns"
 
     @property
     def ok(self) -> bool:
-        """The workflow did what it promises: a PNG chart exists."""
-        return _common.is_png(self.chart)
+        """The success criterion: a valid PNG chart of the change since the first close."""
+        if self.mode == "tools":  # the tool plots the change since the first close itself
+            return _common.is_png(self.chart)
+        return self.verdict is not None and self.verdict.met
 
 
 # ---------------------------------------------------------------- mode choice
@@ -106,10 +109,22 @@ def is_tiny(model: str) -> bool:
     return bool(size) and (size.group(2) == "m" or float(size.group(1)) < 1)  # type: ignore[union-attr]
 
 
+def writes_code(model: str) -> bool:
+    """Models trained for code (``qwen2.5-coder``, ``codellama``, ``deepseek-coder``, ...): code mode suits them.
+
+    >>> writes_code("qwen2.5-coder:0.5b"), writes_code("codellama"), writes_code("smollm2:135m")
+    (True, True, False)
+    """
+    name = model.lower().partition(":")[0].rsplit("/", 1)[-1]
+    return "code" in name or name.startswith(("starcoder", "codestral"))
+
+
 def choose_mode(requested: Mode, settings: OllamaSettings, task: str = TASK) -> Literal["code", "tools"]:
     """Resolve ``auto`` (see the module docstring for the rule); ``code``/``tools`` pass through."""
     if requested != "auto":
         return requested
+    if writes_code(settings.model):
+        return "code"
     if is_tiny(settings.model):
         return "tools"
     if re.search(r"\b(code|script|program)\b", task, re.IGNORECASE):
@@ -169,36 +184,93 @@ def code_executor(work_dir: Path, *, timeout: int, docker: bool = False, image: 
         from autogen.coding import DockerCommandLineCodeExecutor
 
         return DockerCommandLineCodeExecutor(image=image, work_dir=work_dir, timeout=timeout)
-    from autogen.coding import LocalCommandLineCodeExecutor
+    return _common.code_executor(work_dir, timeout=timeout)
 
-    # Autogen runs "python" from PATH; put this interpreter's bin directory first so
-    # the generated code sees the same packages (matplotlib) even without an activated venv.
-    venv = SimpleNamespace(bin_path=str(Path(sys.executable).parent), env_exe=sys.executable)
-    return LocalCommandLineCodeExecutor(work_dir=work_dir, timeout=timeout, virtual_env_context=venv)
+
+class CodeTurns:
+    """The user proxy's side of code mode: run the model's code, then judge the result, then answer.
+
+    Registered as the proxy's first reply function, so a reply carrying code is always run
+    before anything decides the chat is over, and the chat ends only on the success
+    criterion (`_chart_task.Verdict.met`), on the turn bound, or on an opening reply
+    without code (which `run` retries once with a firmer opening).
+    """
+
+    def __init__(
+        self,
+        executor: Any,
+        result: Result,
+        prices: _market.Prices,
+        *,
+        timeout: int,
+        max_turns: int,
+        restart_on_no_code: bool = True,
+    ) -> None:
+        self.executor = executor
+        self.restart_on_no_code = restart_on_no_code
+        self.result = result
+        self.prices = prices
+        self.timeout = timeout
+        self.max_turns = max_turns
+        self.replies_this_chat = 0
+        self.last_ran = False  # whether the last reply carried code that ran
+
+    def reply(
+        self, recipient: Any, messages: list[dict[str, Any]] | None, sender: Any, config: Any
+    ) -> tuple[bool, Any]:
+        from autogen.coding import CodeBlock
+
+        content = (messages or [{}])[-1].get("content")
+        text = content if isinstance(content, str) else ""
+        self.result.turns += 1
+        self.replies_this_chat += 1
+        blocks = _chart_task.python_blocks(text)
+        out_of_turns = self.result.turns >= self.max_turns
+        self.last_ran = bool(blocks)
+        if not blocks:
+            if self.replies_this_chat == 1 and self.result.openings < 2:
+                if not self.restart_on_no_code:  # a group chat cannot restart cheaply: ask the opening again here
+                    self.result.openings += 1
+                    return True, _chart_task.opening_retry()
+                self.result.termination = "no-code"  # run() asks the opening again
+                return True, None
+            return (True, None) if out_of_turns else (True, _chart_task.NO_CODE)
+        outcome = self.executor.execute_code_blocks([CodeBlock(code="\n\n".join(blocks), language="python")])
+        verdict = _chart_task.judge(self.result.work_dir, outcome.output, self.prices)
+        self.result.verdict = verdict
+        if verdict.met:
+            self.result.termination = "chart-written"
+            return True, None
+        if out_of_turns:
+            self.result.termination = "max-turns"
+            return True, None
+        return True, _chart_task.feedback(outcome.output, outcome.exit_code, verdict, self.timeout)
 
 
 def code_user_proxy(
     work_dir: Path,
     result: Result,
+    prices: _market.Prices,
     *,
     timeout: int,
     docker: bool = False,
     max_turns: int = 6,
-    is_termination_msg: Callable[[dict[str, Any]], bool] | None = None,
-) -> Any:
-    """The user proxy of code mode: runs the code blocks it receives in ``work_dir``, recording them in ``result``."""
-    from autogen import UserProxyAgent
+) -> tuple[Any, CodeTurns]:
+    """The user proxy of code mode, and the `CodeTurns` that answers for it in ``work_dir``."""
+    from autogen import Agent, UserProxyAgent
 
     executor = code_executor(work_dir, timeout=timeout, docker=docker)
     result.executor = "docker" if docker else "local"
-    return UserProxyAgent(
+    turns = CodeTurns(RecordingExecutor(executor, result), result, prices, timeout=timeout, max_turns=max_turns)
+    proxy = UserProxyAgent(
         "user_proxy",
         human_input_mode="NEVER",
         max_consecutive_auto_reply=max_turns,
-        code_execution_config={"executor": RecordingExecutor(executor, result)},
-        is_termination_msg=is_termination_msg,
-        default_auto_reply=f"No code block found. Reply with one ```python block that saves {CHART}, or TERMINATE.",
+        code_execution_config=False,  # CodeTurns runs the code, before any termination check
+        is_termination_msg=lambda message: False,  # the success criterion ends the chat, not a word
     )
+    proxy.register_reply([Agent, None], turns.reply, position=0)
+    return proxy, turns
 
 
 # ---------------------------------------------------------------- tools mode
@@ -269,31 +341,23 @@ def run(
     work_dir.mkdir(parents=True, exist_ok=True)
     result = Result(mode=chosen, work_dir=work_dir, executor="none", data_source="sample")
     before = _common.snapshot(work_dir)
-
-    def finished(message: dict[str, Any]) -> bool:
-        # Called on every message the user proxy receives: record why the chat stops.
-        content = message.get("content")
-        text = content if isinstance(content, str) else ""
-        if "TERMINATE" in text:
-            result.termination = "TERMINATE"
-            return True
-        if chosen == "tools" and result.tool_calls and text.strip() and not message.get("tool_calls"):
-            result.termination = "text-reply"
-            return True
-        return False
-
     if chosen == "code":
-        prices = _market.load_prices(live=live_data)
-        prices.write_csv(work_dir / DATA)
-        result.data_source = prices.source
-        config = llm_config(settings=settings)
-        system = AssistantAgent.DEFAULT_SYSTEM_MESSAGE + CODE_SYSTEM_NOTE
-        user_proxy = code_user_proxy(
-            work_dir, result, timeout=timeout, docker=docker, max_turns=max_turns, is_termination_msg=finished
-        )
+        _run_code(settings, result, task=task, max_turns=max_turns, timeout=timeout, docker=docker, live=live_data)
     else:
-        config = llm_config(settings=settings, requires=("tools",))
-        system = TOOLS_SYSTEM
+
+        def finished(message: dict[str, Any]) -> bool:
+            # Checked on every message the user proxy receives: done once the chart exists and the model has answered.
+            content = message.get("content")
+            text = content if isinstance(content, str) else ""
+            if _common.is_png(result.chart) and text.strip() and not message.get("tool_calls"):
+                result.termination = "text-reply"
+                return True
+            return False
+
+        def count_turn(recipient: Any, messages: Any, sender: Any, config: Any) -> tuple[bool, None]:
+            result.turns += 1
+            return False, None
+
         user_proxy = UserProxyAgent(
             "user_proxy",
             human_input_mode="NEVER",
@@ -302,20 +366,55 @@ def run(
             is_termination_msg=finished,
             default_auto_reply="Call plot_price_change to save the chart.",
         )
-
-    assistant = AssistantAgent("assistant", llm_config=config, system_message=system)
-    if chosen == "tools":
+        user_proxy.register_reply([AssistantAgent, None], count_turn, position=0)
+        assistant = AssistantAgent(
+            "assistant", llm_config=llm_config(settings=settings, requires=("tools",)), system_message=TOOLS_SYSTEM
+        )
         for function, description in price_tools(work_dir, result, live_data):
             register_function(
                 _common.resolved_annotations(function), caller=assistant, executor=user_proxy, description=description
             )
-
-    chat = user_proxy.initiate_chat(assistant, message=task, max_turns=max_turns)
-    result.messages = list(chat.chat_history)
+        chat = user_proxy.initiate_chat(assistant, message=task, max_turns=max_turns)
+        result.messages = list(chat.chat_history)
+        result.openings = 1
     result.files = _common.new_files(work_dir, before)
-    if chosen == "code" and (work_dir / CHART).is_file():
-        result.chart = work_dir / CHART
     return result
+
+
+def _run_code(
+    settings: OllamaSettings, result: Result, *, task: str, max_turns: int, timeout: int, docker: bool, live: bool
+) -> None:
+    """Code mode: the assistant writes a program, the proxy runs it; a reply without code gets one fresh opening."""
+    from autogen import AssistantAgent
+
+    prices = _chart_task.stage_data(result.work_dir, live=live)
+    result.data_source = prices.source
+    assistant = AssistantAgent(
+        "assistant",
+        llm_config=llm_config(settings=settings),
+        system_message=_chart_task.brief(prices, result.work_dir),
+        is_termination_msg=lambda message: False,  # AG2 asks the recipient too: only CodeTurns ends the chat
+    )
+    user_proxy, turns = code_user_proxy(
+        result.work_dir, result, prices, timeout=timeout, docker=docker, max_turns=max_turns
+    )
+    converse(user_proxy, assistant, turns, task=task)
+
+
+def converse(user_proxy: Any, assistant: Any, turns: CodeTurns, *, task: str) -> None:
+    """The chat, opened with ``task``; opened once more, afresh and firmer, when the first reply has no code."""
+    result = turns.result
+    for opening in (task, _chart_task.opening_retry()):
+        result.openings += 1
+        turns.replies_this_chat = 0
+        result.termination = "max-turns"
+        # One more chat turn than model replies: CodeTurns runs the last reply's code, then ends the chat.
+        chat = user_proxy.initiate_chat(assistant, message=opening, max_turns=turns.max_turns + 1, clear_history=True)
+        result.messages.extend(chat.chat_history)
+        if result.termination != "no-code" or result.turns >= turns.max_turns:
+            break
+    if _common.is_png(result.work_dir / CHART):
+        result.chart = result.work_dir / CHART
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,9 +431,12 @@ def main(argv: list[str] | None = None) -> int:
         work_dir = _common.work_dir(args.work_dir, EXAMPLE)
         print(f"[nvda_tsla] model {settings.model} at {settings.base_url}; outputs go to {work_dir}")
         mode = choose_mode(args.mode, settings, args.task)
-        if mode == "code":
-            where = "a Docker container" if args.docker else "a local subprocess"
-            print(f"[nvda_tsla] mode code: generated code runs in {where}, in {work_dir}, killed after {args.timeout}s")
+        if mode == "code" and args.docker:
+            print(f"[nvda_tsla] mode code: generated code runs in a Docker container, in {work_dir}")
+        elif mode == "code" and not _common.confirm_code_execution(
+            work_dir, args.timeout, yes=args.yes, label="nvda_tsla"
+        ):
+            return 2
         else:
             print("[nvda_tsla] mode tools: the model calls plot_price_change / load_prices")
         result = run(
@@ -351,18 +453,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[nvda_tsla] error: {exc}", file=sys.stderr)
         return 2
 
-    print(f"[nvda_tsla] {len(result.messages)} messages, ended by {result.termination}; data: {result.data_source}")
+    print(
+        f"[nvda_tsla] {result.turns} model repl(ies), {len(result.messages)} messages, ended by {result.termination}; "
+        f"data: {result.data_source}"
+    )
     if result.code_blocks:
-        print(f"[nvda_tsla] executed {len(result.code_blocks)} code block(s), exit codes {result.exit_codes}")
+        print(f"[nvda_tsla] executed {len(result.code_blocks)} program(s), exit codes {result.exit_codes}")
     if result.tool_calls:
         print(f"[nvda_tsla] function calls: {', '.join(result.tool_calls)}")
     for path in result.files:
         print(f"[nvda_tsla] wrote {path}")
-    if result.ok:
-        print(f"[nvda_tsla] chart: {result.chart}")
-        return 0
-    print(f"[nvda_tsla] no chart was saved (expected {work_dir / CHART})", file=sys.stderr)
-    return 1
+    if result.mode == "tools":
+        line = f"chart: {result.chart}" if result.ok else f"no chart was saved (expected {work_dir / CHART})"
+    else:
+        line = _chart_task.describe(result.verdict, work_dir)
+    print(f"[nvda_tsla] {line}", file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":

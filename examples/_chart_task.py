@@ -1,0 +1,229 @@
+"""The NVDA/TSLA chart task shared by the code-writing examples: the brief, the feedback, the success check.
+
+Not an example itself (the leading underscore keeps it out of ``ollama-integrations run --list``).
+Framework-free, so AG2 and AgentChat examples drive the same task the same way:
+
+* the model is told exactly what the data file holds (path, columns, first rows) and what
+  "price change YTD" means, because small models otherwise guess column names and plot
+  day-over-day changes;
+* every reply that carries Python is run before anything decides whether the chat is over;
+* the chat is over when the success criterion holds (`Verdict.met`: the chart is a valid PNG
+  and the final changes the program printed are the changes since the first row), never
+  because the model said a word;
+* a failed run goes back to the model as the traceback's last lines plus one short hint.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import _common
+import _market
+
+TASK = "Plot a chart of NVDA and TESLA stock price change YTD."
+CHART = "nvda_tsla_ytd.png"
+DATA = "prices.csv"
+TOLERANCE = 0.5  # percentage points between a printed final change and the true one
+PREVIEW_ROWS = 3
+TAIL_LINES = 6  # traceback lines sent back to the model
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_PYTHON = {"", "python", "py", "python3", "ipython"}
+_TICKER = re.compile(r"\b(NVDA|TSLA|TESLA)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"(?<![\w.-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w-])")
+
+
+def stage_data(work_dir: Path, *, live: bool) -> _market.Prices:
+    """Write the prices the model's program must read as ``DATA`` in ``work_dir``."""
+    prices = _market.load_prices(live=live)
+    prices.write_csv(work_dir / DATA)
+    return prices
+
+
+def installed_libraries() -> str:
+    found = [name for name in ("matplotlib", "pandas", "numpy") if importlib.util.find_spec(name) is not None]
+    return ", ".join(found) or "the standard library only"
+
+
+def brief(prices: _market.Prices, work_dir: Path) -> str:
+    """What the coding model must know: the file, its exact columns and first rows, the quantity, the output."""
+    path = work_dir / DATA
+    lines = path.read_text(encoding="utf-8").splitlines()
+    columns = lines[0].split(",")
+    preview = "\n".join(lines[: PREVIEW_ROWS + 1])
+    tickers = [c for c in columns if c not in ("date", "note")]
+    sample = f' The note column says "{prices.note}": put "sample data" in the chart title.' if prices.is_sample else ""
+    return f"""You are a Python programmer. Answer with one complete Python program in one ```python block.
+The user runs it in a fresh process in the current directory and shows you its output.
+
+Data: the CSV file {DATA} in the current directory ({path}). It has a header row and
+{len(lines) - 1} data rows, from {prices.dates[0]} to {prices.dates[-1]}, one per trading day. The columns are
+exactly: {", ".join(columns)}. date is YYYY-MM-DD; {" and ".join(tickers)} are daily closing prices in US dollars
+(TESLA's ticker is TSLA); note is a text label. The first lines of the file:
+{preview}
+There is no internet: read this file, do not download anything.{sample}
+
+"Price change YTD" means, for each ticker, the percent change of every close since the first row:
+change = (close / first close - 1) * 100. It is not the day-over-day change (not pct_change()).
+
+Installed: {installed_libraries()}. Plotting is headless: save the figure with plt.savefig("{CHART}") and
+do not call plt.show(). After saving, print the last change of each ticker, one per line, like:
+NVDA 12.34
+TSLA -5.67"""
+
+
+def opening_retry() -> str:
+    """The opening message again, firmer, for a model that refused or wrote no code."""
+    return (
+        f"Write the Python program now, as one complete ```python block and nothing else: read {DATA}, "
+        f"compute each ticker's percent change since the first row, plot both lines, save the chart "
+        f'with plt.savefig("{CHART}"), and print the last change of each ticker.'
+    )
+
+
+def python_blocks(text: str) -> list[str]:
+    """The Python code in a reply: fenced blocks (an unclosed last fence counts), or the whole reply if it parses.
+
+    >>> python_blocks("Here:\\n```python\\nprint(1)\\n```\\nand ```sh\\nls\\n```")
+    ['print(1)']
+    >>> python_blocks("import csv\\nprint(2)")
+    ['import csv\\nprint(2)']
+    >>> python_blocks("I cannot do that.")
+    []
+    """
+    blocks = [code.strip() for lang, code in _FENCE.findall(text) if lang.lower() in _PYTHON and code.strip()]
+    if blocks or "```" in text:
+        return blocks
+    stripped = text.strip()
+    if re.search(r"^(import|from)\s+\w", stripped, re.MULTILINE):
+        try:
+            ast.parse(stripped)
+        except SyntaxError:
+            return []
+        return [stripped]
+    return []
+
+
+@dataclass
+class Verdict:
+    """Whether a run met the task's success criterion, and what it printed."""
+
+    chart: bool  # the chart file exists and is a valid PNG
+    printed: dict[str, float] = field(default_factory=dict)  # final changes the program printed
+    expected: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def quantity(self) -> str:
+        """``since-start`` when every printed final change matches the true one, ``other``, or ``not-printed``."""
+        if not self.printed:
+            return "not-printed"
+        if all(t in self.printed and abs(self.printed[t] - v) <= TOLERANCE for t, v in self.expected.items()):
+            return "since-start"
+        return "other"
+
+    @property
+    def met(self) -> bool:
+        return self.chart and self.quantity == "since-start"
+
+
+def printed_changes(output: str) -> dict[str, float]:
+    """Per ticker, the last number on the last output line that names that ticker alone.
+
+    >>> printed_changes("saved\\nNVDA 12.3\\nTSLA change since 2025-01-02: -4.5%\\nNVDA TSLA\\n1 2")
+    {'NVDA': 12.3, 'TSLA': -4.5}
+    """
+    found: dict[str, float] = {}
+    for line in output.splitlines():
+        names = {"TSLA" if n.upper() == "TESLA" else n.upper() for n in _TICKER.findall(line)}
+        numbers = _NUMBER.findall(line)
+        if len(names) == 1 and numbers:
+            found[names.pop()] = float(numbers[-1])
+    return found
+
+
+def judge(work_dir: Path, output: str, prices: _market.Prices) -> Verdict:
+    """The success criterion after a run: chart file, then the printed final changes."""
+    return Verdict(
+        chart=_common.is_png(work_dir / CHART),
+        printed=printed_changes(output),
+        expected=prices.change_pct(),
+    )
+
+
+def _traceback_tail(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    if "Traceback" in output:
+        start = max(i for i, line in enumerate(lines) if "Traceback" in line)
+        lines = lines[start + 1 :]
+    return "\n".join(lines[-TAIL_LINES:])
+
+
+def hint(output: str, exit_code: int, timeout: int) -> str:
+    """One short, specific fix for the commonest failures of small models."""
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    if exit_code == 124 or "Timeout" in output or "timed out" in output:
+        return f"The program was stopped after {timeout} s: do not wait for input and do not call plt.show()."
+    if "KeyError" in last or "not in index" in last or "None of [Index" in last:
+        return (
+            f"Use the exact column names of {DATA}: date, NVDA, TSLA, note (TESLA is TSLA), and the same "
+            "spelling each time you use a name you created."
+        )
+    if "NameError" in last:
+        match = re.search(r"name '(\w+)' is not defined", last)
+        what = f"'{match.group(1)}'" if match else "a name"
+        return f"{what} is used before it is imported or assigned: import it (or define it) at the top."
+    if "ModuleNotFoundError" in last or "ImportError" in last:
+        return f"Only these are installed: {installed_libraries()}, and the standard library."
+    if "FileNotFoundError" in last:
+        return f"The data file is {DATA} in the current directory."
+    if "SyntaxError" in last or "IndentationError" in last:
+        return "Send the whole program again, complete and valid, in one ```python block."
+    return "Fix the error and send the whole corrected program in one ```python block."
+
+
+def feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> str:
+    """What the model reads after its program ran and the task is not done yet."""
+    if exit_code != 0:
+        return (
+            f"The program failed (exit code {exit_code}):\n{_traceback_tail(output) or '(no output)'}\n"
+            f"Hint: {hint(output, exit_code, timeout)}"
+        )
+    if not verdict.chart:
+        return (
+            f"The program ran but did not save {CHART}. Output:\n{_traceback_tail(output) or '(none)'}\n"
+            f'Hint: save the figure with plt.savefig("{CHART}") in the current directory.'
+        )
+    if verdict.quantity == "not-printed":
+        return (
+            "The chart was saved, but the program did not print the last change of each ticker. "
+            "Print them after saving, one per line, like: NVDA 12.34"
+        )
+    shown = ", ".join(f"{t} {v:g}" for t, v in verdict.printed.items())
+    return (
+        f"The chart was saved, but the printed last changes ({shown}) are not the percent change since the "
+        "first row. Hint: change = (close / first close - 1) * 100 for every row, not pct_change(); "
+        "plot that and print its last value per ticker."
+    )
+
+
+NO_CODE = (
+    f"There was no ```python block in your reply, so nothing ran. Reply with the complete program in one "
+    f"```python block that saves {CHART}."
+)
+
+
+def describe(verdict: Verdict | None, work_dir: Path) -> str:
+    """One line for the user: what the run achieved against the success criterion."""
+    expected = ", ".join(f"{t} {v:+.2f}%" for t, v in (verdict.expected if verdict else {}).items())
+    if verdict is None or not verdict.chart:
+        return f"no chart was saved (expected {work_dir / CHART})"
+    if verdict.met:
+        return f"chart saved: {work_dir / CHART}; change since the first close {expected} (checked)"
+    if verdict.quantity == "not-printed":
+        return "chart saved, but the program never printed the final changes, so the plotted quantity is unchecked"
+    shown = ", ".join(f"{t} {v:g}" for t, v in verdict.printed.items())
+    return f"chart saved, but it printed {shown}, not the change since the first close ({expected})"
