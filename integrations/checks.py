@@ -29,7 +29,7 @@ from integrations.errors import (
 from integrations.families import known_capabilities
 from integrations.hosts import OllamaHost, parse_host
 from integrations.names import parse_model_name
-from integrations.settings import OllamaSettings
+from integrations.settings import OllamaSettings, env_name
 
 if TYPE_CHECKING:
     import ollama
@@ -170,29 +170,34 @@ def _host(host: HostLike, settings: OllamaSettings) -> OllamaHost:
     return parse_host(host) if host else settings.hosts[0]
 
 
-def client(host: HostLike = None, *, settings: OllamaSettings | None = None) -> ollama.Client:
-    """The official client for ``host``: Bearer key, short connect and long read timeouts."""
+def client(host: HostLike = None, *, settings: OllamaSettings | None = None, check: bool = False) -> ollama.Client:
+    """The official client for ``host``: Bearer key, short connect timeout; a long read timeout, short for checks."""
     import httpx
     import ollama
 
     settings = _settings(settings)
     target = _host(host, settings)
     key = settings.api_key.get_secret_value()
-    ident = (target.url, key, settings.timeout, settings.connect_timeout)
+    # A down server must be reported within the connect timeout. Generation, pulls and model
+    # creation may legitimately take minutes (a cold model load), hence the long read timeout;
+    # checks are small requests, so a host that accepts the connection and never answers
+    # must fail them within seconds, not hold doctor or a factory for the generation timeout.
+    read = settings.check_timeout if check else settings.timeout
+    ident = (target.url, key, read, settings.connect_timeout)
     with _lock:
         found = _clients.get(ident)
         if found is None:
-            # A down server must be reported within the connect timeout; generation may
-            # legitimately take minutes while a cold model loads, hence the long read timeout.
-            timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+            timeout = httpx.Timeout(read, connect=settings.connect_timeout)
             found = ollama.Client(host=target.url, timeout=timeout, headers={"Authorization": f"Bearer {key}"})
             _clients[ident] = found
     return found
 
 
 @contextlib.contextmanager
-def _translated(host: OllamaHost, settings: OllamaSettings, model: str | None = None) -> Iterator[None]:
-    """Turn transport and protocol failures into the library's errors."""
+def _translated(
+    host: OllamaHost, settings: OllamaSettings, model: str | None = None, *, check: bool = False
+) -> Iterator[None]:
+    """Turn transport and protocol failures into the library's errors (``check``: the request was a short check)."""
     import httpx
     import ollama
 
@@ -211,6 +216,13 @@ def _translated(host: OllamaHost, settings: OllamaSettings, model: str | None = 
     except httpx.ConnectError as exc:
         raise OllamaUnreachable(host.url, f"cannot connect: {exc}") from exc
     except httpx.ReadTimeout as exc:
+        if check:
+            raise OllamaUnreachable(
+                host.url,
+                f"the server accepted the connection and did not answer within {settings.check_timeout:g} s. "
+                "Make sure it is Ollama (not another program) listening there and restart it; "
+                f"for a slow remote server raise {env_name('check_timeout')}",
+            ) from exc
         raise OllamaServerError(
             host.url, 0, "no answer within the read timeout (raise OLLAMA_INTEGRATIONS_TIMEOUT)"
         ) from exc
@@ -250,9 +262,10 @@ def server_info(host: HostLike = None, *, settings: OllamaSettings | None = None
     target = _host(host, settings)
 
     def ask() -> ServerInfo:
-        with _translated(target, settings):
+        with _translated(target, settings, check=True):
             # ollama-python has no version() call; _request_raw keeps its headers and errors.
-            response = client(target, settings=settings)._request_raw("GET", "/api/version")  # type: ignore[no-untyped-call]
+            asker = client(target, settings=settings, check=True)
+            response = asker._request_raw("GET", "/api/version")  # type: ignore[no-untyped-call]
             version = str(response.json().get("version", "0.0.0"))
         return ServerInfo(target.url, version)
 
@@ -270,10 +283,11 @@ def require_version(
 
 
 def _list(target: OllamaHost, settings: OllamaSettings) -> list[LocalModel]:
-    with _translated(target, settings):
+    with _translated(target, settings, check=True):
         # The typed list() drops the capabilities and context_length that servers since
         # v0.30 send; _request_raw is the client's own request path, with its error handling.
-        data = client(target, settings=settings)._request_raw("GET", "/api/tags").json()  # type: ignore[no-untyped-call]
+        asker = client(target, settings=settings, check=True)
+        data = asker._request_raw("GET", "/api/tags").json()  # type: ignore[no-untyped-call]
     models = []
     for row in data.get("models") or []:
         details = row.get("details") or {}
@@ -303,8 +317,8 @@ def running_models(host: HostLike = None, *, settings: OllamaSettings | None = N
     """The models loaded in memory right now (``/api/ps``)."""
     settings = _settings(settings)
     target = _host(host, settings)
-    with _translated(target, settings):
-        rows = client(target, settings=settings).ps().models
+    with _translated(target, settings, check=True):
+        rows = client(target, settings=settings, check=True).ps().models
     return [
         RunningModel(
             name=str(row.model or row.name),
@@ -328,8 +342,8 @@ def model_info(
     parsed = parse_model_name(name)
 
     def ask() -> ModelInfo:
-        with _translated(target, settings, model=name):
-            shown = client(target, settings=settings).show(name)
+        with _translated(target, settings, model=name, check=True):
+            shown = client(target, settings=settings, check=True).show(name)
             return _model_info(name, target, shown)
 
     info: ModelInfo = _cached((target.url, "show", *parsed.key), refresh, ask)

@@ -8,12 +8,13 @@ whitespace are stripped, and a bare IPv6 literal such as ``::1`` is accepted.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from integrations.errors import ConfigError
 
-__all__ = ["DEFAULT_PORT", "OllamaHost", "parse_host", "parse_hosts"]
+__all__ = ["DEFAULT_PORT", "OllamaHost", "mask_credentials", "parse_host", "parse_hosts"]
 
 DEFAULT_PORT = 11434
 _SCHEME_PORTS = {"http": 80, "https": 443}
@@ -59,13 +60,17 @@ def parse_host(value: str | None) -> OllamaHost:
     'http://localhost:11435/v1'
     """
     text = (value or "").strip().strip("\"'").strip()
+    shown = repr(mask_credentials(value or ""))  # every message below shows the value with credentials masked
+    variable = _env("host")
+    if "@" in text:  # first: any later message (a bad scheme, urlsplit's errors) could quote part of a password
+        raise ConfigError(f"{variable} {shown} may not carry credentials; use {_env('api_key')} for keys")
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest = "http", text
     scheme = scheme.lower()
     if scheme not in _SCHEME_PORTS:
         raise ConfigError(
-            f"OLLAMA_HOST {value!r} has scheme {scheme!r}: use http:// or https://, e.g. 'http://localhost:11434'"
+            f"{variable} {shown} has scheme {scheme!r}: use http:// or https://, e.g. 'http://localhost:11434'"
         )
     default_port = _SCHEME_PORTS[scheme] if sep else DEFAULT_PORT
     rest = _bracket_bare_ipv6(rest)
@@ -74,15 +79,15 @@ def parse_host(value: str | None) -> OllamaHost:
         port = split.port or default_port
     except ValueError as exc:
         raise ConfigError(
-            f"OLLAMA_HOST {value!r} is not a valid host ({exc}); write it as 'host', 'host:port' or 'scheme://host:port'"
+            f"{variable} {shown} is not a valid host ({exc}); write it as 'host', 'host:port' or 'scheme://host:port'"
         ) from exc
     if split.query or split.fragment or split.username or split.password:
         raise ConfigError(
-            f"OLLAMA_HOST {value!r} may not carry credentials, a query or a fragment; use OLLAMA_API_KEY for keys"
+            f"{variable} {shown} may not carry credentials, a query or a fragment; use {_env('api_key')} for keys"
         )
     hostname = split.hostname or "127.0.0.1"
     if any(ch.isspace() for ch in hostname):
-        raise ConfigError(f"OLLAMA_HOST {value!r} contains whitespace inside the host name")
+        raise ConfigError(f"{variable} {shown} contains whitespace inside the host name")
     if _is_ipv6(hostname):
         hostname = f"[{hostname}]"
     path = split.path.strip("/")
@@ -105,6 +110,39 @@ def parse_hosts(value: str | None) -> tuple[OllamaHost, ...]:
         if host not in hosts:
             hosts.append(host)
     return tuple(hosts)
+
+
+def mask_credentials(value: str) -> str:
+    """``value`` with whatever precedes an ``@`` in each host replaced by ``***``: safe to show or log.
+
+    A host never keeps credentials (`parse_host` refuses them), but the value a user
+    typed still reaches error messages; this is what they show.
+
+    >>> mask_credentials("http://user:secret@127.0.0.1:1")
+    'http://***@127.0.0.1:1'
+    >>> mask_credentials(" 'user:p/w@d@host', https://t@b:2 ,c:3")
+    " '***@host', https://***@b:2 ,c:3"
+    >>> mask_credentials("http://example.com:11434")
+    'http://example.com:11434'
+    """
+    parts = []
+    for part in value.split(","):
+        at = part.rfind("@")
+        if at >= 0:
+            # Keep what precedes the credentials: spaces, quotes and a real scheme (``user:pw://`` is none).
+            start = _BEFORE_CREDENTIALS.match(part)
+            part = f"{part[: start.end() if start and start.end() <= at else 0]}***{part[at:]}"
+        parts.append(part)
+    return ",".join(parts)
+
+
+_BEFORE_CREDENTIALS = re.compile(r"[\s\"']*(?:[A-Za-z][A-Za-z0-9+.-]*://)?")
+
+
+def _env(field: str) -> str:
+    from integrations.settings import env_name  # settings imports this module: the names are derived there
+
+    return env_name(field)
 
 
 def _is_ipv6(text: str) -> bool:

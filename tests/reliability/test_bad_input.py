@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from integrations.cli import app
 from integrations.errors import ConfigError
-from integrations.hosts import parse_host
+from integrations.hosts import parse_host, parse_hosts
 from integrations.names import parse_model_name
 from integrations.settings import OllamaSettings
 from tests.reliability import _counts
@@ -31,7 +33,60 @@ def test_malformed_host_table(value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         OllamaSettings(host=value)
     assert "OLLAMA_HOST" in str(caught.value)
-    assert "secret" not in str(caught.value) or "user:secret" in value
+    assert "secret" not in str(caught.value)
+
+
+CREDENTIAL_HOSTS = [
+    "http://user:secret@host",
+    "http://u:secret@127.0.0.1:1",
+    "user:secret@host:11434",
+    "http://:secret@host",
+    "http://secret@host",
+    "https://user:se/cret@host",
+    "http://user:sec@ret@host",
+    " 'http://u:secret@h' ",
+    "ftp://u:secret@host",
+    "http://u:secret@host:99999",
+    "a:1,http://u:secret@b:2",
+]
+
+
+@pytest.mark.parametrize("value", CREDENTIAL_HOSTS)
+def test_a_rejected_host_never_shows_its_credentials(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    messages = []
+    for attempt in (lambda: OllamaSettings(host=value), lambda: parse_hosts(value)):
+        with pytest.raises(ConfigError) as caught:
+            attempt()
+        messages.append(str(caught.value))
+    monkeypatch.setenv("OLLAMA_HOST", value)
+    with pytest.raises(ConfigError) as caught:
+        OllamaSettings()
+    messages.append(str(caught.value))
+    cli = CliRunner().invoke(app, ["config"])
+    assert cli.exit_code == 1
+    messages.append(cli.output)
+    for message in messages:
+        assert "OLLAMA_HOST" in message and "***@" in message, message
+        assert not any(secret in message for secret in ("secret", "se/cret", "sec@ret")), message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scheme=st.sampled_from(["", "http://", "https://", "ftp://"]),
+    user=st.text(alphabet="abc", max_size=4),
+    password=st.text(alphabet="QXZ:/@!", min_size=1, max_size=10).map(lambda pw: f"PW{pw}"),
+    rest=st.text(alphabet="abc.:[]1 ?#/", max_size=10),
+)
+def test_fuzzed_credentials_never_reach_the_message(scheme: str, user: str, password: str, rest: str) -> None:
+    value = f"{scheme}{user}:{password}@host{rest}"
+    try:
+        parse_host(value)
+    except ConfigError as exc:
+        documented = "PW" not in str(exc)
+    else:
+        documented = False  # credentials are always refused
+    _counts.fuzz(documented)
+    assert documented, value
 
 
 host_like = st.one_of(
