@@ -522,6 +522,8 @@ class Store:
         parsed = _parse(name)
         if parameters is not None and not isinstance(parameters, dict):
             raise ApiError(400, "parameters must be an object")
+        if files and base:
+            raise ApiError(400, "give either 'from' or 'files', not both")
         if files:
             digest = self._check_files(files)
             return self._create_from_blob(parsed, digest, parameters or {}, system)

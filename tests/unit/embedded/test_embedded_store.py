@@ -89,6 +89,9 @@ def test_create_merges_parameters_and_checks_num_ctx(store: Store):
     with pytest.raises(ApiError) as err:
         store.create("x", None, {}, None)
     assert err.value.message == "neither 'from' or 'files' was specified"
+    with pytest.raises(ApiError) as err:
+        store.create("x", "tiny:1m", {}, None, files={"x.gguf": "sha256:" + "a" * 64})
+    assert err.value.status == 400 and "not both" in err.value.message
 
 
 def test_create_pulls_a_catalogue_base(store: Store):
