@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from integrations.embedded.protocol import ApiError
+from integrations.embedded.schemas import MAX_STRING, bounded_schema, check_literal_name
 
 __all__ = [
+    "MAX_STRING",
     "ChatMessage",
     "ToolSpec",
     "bounded_schema",
@@ -26,10 +28,6 @@ __all__ = [
     "tool_call_schema",
     "tool_mode",
 ]
-
-MAX_STRING = 64
-"""Strings inside grammar-constrained JSON are capped so a tiny model cannot ramble past its budget."""
-
 
 @dataclass
 class ChatMessage:
@@ -131,9 +129,11 @@ def parse_tools(raw: Any) -> list[ToolSpec]:
         fn = t.get("function") if isinstance(t, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise ApiError(400, f"tools[{i}].function.name is required")
+        check_literal_name(fn["name"], f"tools[{i}].function.name")
         params = fn.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(params, dict):
             raise ApiError(400, f"tools[{i}].function.parameters must be an object")
+        bounded_schema(params, f"tools[{i}].function.parameters")  # refuse now what the grammar cannot honour
         tools.append(ToolSpec(fn["name"], str(fn.get("description") or ""), params))
     return tools
 
@@ -166,24 +166,6 @@ def tool_mode(tools: list[ToolSpec], tool_choice: Any, messages: list[ChatMessag
     return "call", tools
 
 
-def bounded_schema(schema: Any) -> Any:
-    """A copy of ``schema`` with unbounded strings capped at `MAX_STRING` characters.
-
-    The grammar then guarantees the JSON closes within a modest token budget.
-    """
-    if isinstance(schema, list):
-        return [bounded_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: bounded_schema(v) for k, v in schema.items()}
-    types = out.get("type")
-    is_string = types == "string" or (isinstance(types, list) and types == ["string"])
-    if (is_string and "maxLength" not in out and "enum" not in out and "const" not in out
-            and "pattern" not in out and "format" not in out):
-        out["maxLength"] = MAX_STRING
-    return out
-
-
 def tool_call_schema(tools: list[ToolSpec]) -> dict[str, Any]:
     """``{"name": <one tool>, "arguments": <that tool's parameters>}``, one alternative per tool."""
     alternatives = []
@@ -194,7 +176,7 @@ def tool_call_schema(tools: list[ToolSpec]) -> dict[str, Any]:
             params["properties"] = {}
         alternatives.append({
             "type": "object",
-            "properties": {"name": {"const": t.name}, "arguments": bounded_schema(params)},
+            "properties": {"name": {"const": t.name}, "arguments": bounded_schema(params, f"tools.{t.name}.parameters")},
             "required": ["name", "arguments"],
             "additionalProperties": False,
         })

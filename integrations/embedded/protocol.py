@@ -20,11 +20,14 @@ from typing import Any
 __all__ = [
     "DEFAULT_KEEP_ALIVE",
     "FOREVER",
+    "MAX_STOP",
+    "MAX_STOP_LENGTH",
     "OPTION_TYPES",
     "ApiError",
     "Options",
     "format_parameters",
     "local_time",
+    "max_threads",
     "parse_go_duration",
     "parse_keep_alive",
     "parse_options",
@@ -191,6 +194,15 @@ class Options:
     num_thread: int | None = None
 
 
+MAX_STOP = 64
+"""Stop strings per request: each is searched for after every token."""
+
+MAX_STOP_LENGTH = 1024
+"""Characters per stop string."""
+
+_INT_RANGE = (-(2**63), 2**63 - 1)  # Go's int, which Ollama decodes options into
+
+
 def _check_type(key: str, value: Any) -> Any:
     kind = OPTION_TYPES.get(key)
     if kind is None:
@@ -201,15 +213,24 @@ def _check_type(key: str, value: Any) -> Any:
             isinstance(value, float) and value.is_integer()
         )
         value = int(value) if ok else value
+        if ok and not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise ApiError(400, f'option "{key}": {value} is out of range for a 64-bit integer')
     elif kind == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
+        if ok and not math.isfinite(value):  # Python's JSON reader accepts NaN and Infinity; Go's does not
+            raise ApiError(400, f'option "{key}" must be a finite number, got {value}')
     elif kind == "bool":
         ok = isinstance(value, bool)
     else:
         if isinstance(value, str):
             value = [value]
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        if ok and len(value) > MAX_STOP:
+            raise ApiError(400, f'option "{key}" has {len(value)} strings, the limit is {MAX_STOP}')
+        if ok and any(len(v) > MAX_STOP_LENGTH for v in value):
+            longest = max(len(v) for v in value)
+            raise ApiError(400, f'option "{key}" has a string of {longest} characters, the limit is {MAX_STOP_LENGTH}')
     if not ok:
         raise ApiError(400, f'option "{key}" must be of type {kind.replace("[]string", "array")}')
     return value
@@ -237,4 +258,16 @@ def parse_options(*layers: dict[str, Any] | None) -> Options:
         raise ApiError(400, f"num_predict must be -1 (no limit), -2 (fill the context) or >= 0, got {opts.num_predict}")
     if opts.num_ctx is not None and opts.num_ctx <= 0:
         raise ApiError(400, f"num_ctx must be a positive integer, got {opts.num_ctx}")
+    if opts.num_thread is not None and opts.num_thread > max_threads():
+        # More threads than CPUs only make llama.cpp's threads spin against each other: 1000 made
+        # every later request 100 times slower. Lowered, not refused, since Ollama accepts any count.
+        opts.num_thread = max_threads()
     return opts
+
+
+def max_threads() -> int:
+    """The most ``num_thread`` a request gets: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -9,18 +9,17 @@ pieces through a callback. ``llama_cpp`` is imported on the first load only.
 from __future__ import annotations
 
 import codecs
-import json
 import logging
 import math
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from integrations.embedded.protocol import FOREVER, ApiError, Options
+from integrations.embedded.schemas import schema_to_gbnf
 from integrations.embedded.store import ModelRecord
 from integrations.errors import MissingDependency
 
@@ -50,42 +49,6 @@ def import_llama_cpp() -> Any:
     except ImportError as exc:
         raise MissingDependency("llama_cpp", "embedded") from exc
     return llama_cpp
-
-
-_gbnf_cache: OrderedDict[str, str] = OrderedDict()
-_gbnf_lock = threading.Lock()
-
-
-_LOOSE_CHAR = 'char ::= [^"\\\\]'
-_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
-
-
-def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
-    """A llama.cpp grammar for ``schema`` (None means any JSON value), memoised by schema text."""
-    key = json.dumps(schema, sort_keys=True)
-    with _gbnf_lock:
-        hit = _gbnf_cache.get(key)
-        if hit is not None:
-            _gbnf_cache.move_to_end(key)
-            return hit
-    import_llama_cpp()
-    from llama_cpp import llama_grammar
-
-    if schema is None:
-        gbnf = llama_grammar.JSON_GBNF
-    else:
-        try:
-            gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
-        except Exception as exc:  # the converter raises bare Exceptions/AssertionErrors on schemas it can't handle
-            raise ApiError(400, f"unsupported JSON schema: {exc}") from None
-        # llama-cpp-python's converter lets raw control characters (newlines) into strings,
-        # which is not JSON; exclude them as its own JSON_GBNF does.
-        gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
-    with _gbnf_lock:
-        _gbnf_cache[key] = gbnf
-        while len(_gbnf_cache) > 64:
-            _gbnf_cache.popitem(last=False)
-    return gbnf
 
 
 @dataclass
