@@ -245,7 +245,7 @@ def config(
     show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print the API key unmasked.")] = False,
 ) -> None:
     """Print or write what the factories would build (OAI_CONFIG_LIST, env lines, ...); secrets masked."""
-    from integrations.config_render import render_config
+    from integrations.config_render import render_config, write_private
 
     if format not in FORMATS:
         raise _fail(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
@@ -254,9 +254,7 @@ def config(
     if output is None:
         console.print(text, highlight=False, markup=False, soft_wrap=True)
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text + "\n", encoding="utf-8")
-    output.chmod(0o600)
+    _guard(lambda: write_private(output, text + "\n"))
     errors.print(f"wrote {output}", highlight=False)
 
 

@@ -1,18 +1,24 @@
 """What ``ollama-integrations config`` prints: the factories' output in each framework's own format.
 
 The API key is masked unless asked for, except the placeholder ``ollama`` that a
-local server ignores, which is no secret and keeps written files usable.
+local server ignores, which is no secret and keeps written files usable. Files
+that may hold the key are written by `write_private`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
 from integrations._target import resolve
+from integrations.errors import ConfigError
 from integrations.settings import OllamaSettings, env_name
 
-__all__ = ["MASK", "js_environment", "render_config"]
+__all__ = ["MASK", "js_environment", "render_config", "write_private"]
 
 MASK = "**********"
 PLACEHOLDER_KEY = "ollama"
@@ -100,3 +106,38 @@ def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:
 
 def _dump(data: Any) -> str:
     return json.dumps(data, indent=2)
+
+
+def write_private(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path``, readable by its owner only from the first byte, never through a symlink.
+
+    The text goes to a new file created with mode 0600 (``O_CREAT | O_EXCL | O_NOFOLLOW``)
+    beside the target, which then replaces the target in one rename: no reader ever sees
+    the key under wider permissions or half-written, and a symlink's target is never
+    written or re-moded. Raises `ConfigError` naming the path when it is a symlink, a
+    directory, or cannot be written.
+    """
+    target = Path(path)
+    if target.is_symlink():
+        raise ConfigError(
+            f"{target} is a symbolic link; refusing to write a file that may hold the API key through it. "
+            "Remove the link or choose another path"
+        )
+    if target.is_dir():
+        raise ConfigError(f"{target} is a directory; give a file path to write to")
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, flags, 0o600)
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write {target}: {exc.strerror or exc}; choose a path you can write to") from exc
+    return target

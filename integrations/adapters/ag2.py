@@ -131,11 +131,9 @@ def write_oai_config_list(
 ) -> Path:
     """Write `config_list` as JSON that ``autogen.config_list_from_json`` reads back; returns the path.
 
-    The file holds the API key: it is written readable by its owner only.
+    The file holds the API key: it is created readable by its owner only (never through a symlink).
     """
+    from integrations.config_render import write_private
+
     entries = config_list(model, settings=settings, check=check, pull=pull, **overrides)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(entries, indent=2) + "\n", encoding="utf-8")
-    target.chmod(0o600)
-    return target
+    return write_private(path, json.dumps(entries, indent=2) + "\n")

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -74,8 +81,81 @@ def test_cli_pull_untrusted_registry_is_one_red_line(stub: Stub) -> None:
     assert "--insecure" in result.output and "Traceback" not in result.output
 
 
-def test_written_config_files_are_private(tmp_path: object) -> None:
-    from pathlib import Path
+def _write_with_library(path: Path) -> None:
+    integrations.write_oai_config_list(path, "m", check=False)
 
-    path = integrations.write_oai_config_list(Path(str(tmp_path)) / "OAI_CONFIG_LIST", "m", check=False)
-    assert path.stat().st_mode & 0o077 == 0
+
+def _write_with_cli(path: Path) -> None:
+    result = CliRunner().invoke(app, ["config", "--format", "env", "--output", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+WRITERS = [pytest.param(_write_with_library, id="write_oai_config_list"), pytest.param(_write_with_cli, id="cli")]
+
+
+@pytest.mark.parametrize("write", WRITERS)
+def test_written_config_files_are_private(tmp_path: Path, write: Callable[[Path], None]) -> None:
+    path = tmp_path / "OAI_CONFIG_LIST"
+    path.write_text("old")
+    path.chmod(0o644)  # an existing file keeps no wider mode either
+    write(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "old" not in path.read_text()
+    assert sorted(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+POLLER = """
+import os, stat, sys
+folder, stop = sys.argv[1], sys.argv[2]
+looks, wide = 0, set()
+while not os.path.exists(stop):
+    for entry in os.scandir(folder):
+        try:
+            mode = stat.S_IMODE(entry.stat(follow_symlinks=False).st_mode)
+        except FileNotFoundError:
+            continue
+        looks += 1
+        if mode & 0o077:
+            wide.add(oct(mode))
+print(looks, sorted(wide))
+"""
+
+
+@pytest.mark.parametrize("write", WRITERS)
+def test_no_reader_ever_sees_a_config_file_with_a_wider_mode(tmp_path: Path, write: Callable[[Path], None]) -> None:
+    """Another process stats every file in the folder while the file is written again and again."""
+    folder, stop = tmp_path / "out", tmp_path / "stop"
+    folder.mkdir()
+    path = folder / "OAI_CONFIG_LIST"
+    poller = subprocess.Popen([sys.executable, "-c", POLLER, str(folder), str(stop)], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(60):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            write(path)
+    finally:
+        stop.touch()
+        out, _ = poller.communicate(timeout=30)
+    looks, wide = out.split(" ", 1)
+    assert int(looks) > 0  # the poller did look
+    assert wide.strip() == "[]"
+
+
+@pytest.mark.parametrize("write", WRITERS)
+def test_a_symlink_is_refused_and_its_target_untouched(tmp_path: Path, write: Callable[[Path], None]) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep")
+    target.chmod(0o644)
+    link = tmp_path / "OAI_CONFIG_LIST"
+    link.symlink_to(target)
+    if write is _write_with_cli:
+        result = CliRunner().invoke(app, ["config", "--output", str(link)])
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        message = " ".join(result.output.split())
+    else:
+        with pytest.raises(ConfigError) as caught:
+            write(link)
+        message = str(caught.value)
+    assert str(link) in message and "symbolic link" in message
+    assert target.read_text() == "keep" and stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert link.is_symlink()
