@@ -36,8 +36,8 @@ __all__ = [
     "PYTHON_LANGUAGES",
     "SHELL_LANGUAGES",
     "BlockResult",
-    "Confinement",
     "ConfinedCodeExecutor",
+    "Confinement",
     "UnconfinedWarning",
     "child_environment",
     "confinement",
@@ -113,7 +113,9 @@ def landlock_abi() -> int:
     if not sys.platform.startswith("linux"):
         return 0
     try:
-        version = _libc().syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+        version = _libc().syscall(
+            _SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION)
+        )
     except (OSError, AttributeError):
         return 0
     return max(int(version), 0)
@@ -187,7 +189,9 @@ class Confinement:
 
     def describe(self, work_dir: Path, timeout: float) -> str:
         """One paragraph for the user: what is confined here, and what is not."""
-        kill = "with every process it started" if self.process_tree else "with its process group (a process that leaves the group survives)"
+        kill = "with every process it started"
+        if not self.process_tree:
+            kill = "with its process group (a process that leaves the group survives)"
         parts = [f"Model-written Python runs in {work_dir}, killed after {timeout:g} s {kill}"]
         parts.append("its environment carries no API keys, tokens or OLLAMA_* variables")
         if self.writes:
@@ -209,7 +213,9 @@ def confinement() -> Confinement:
 _PASSED = ("LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH")
 
 
-def child_environment(work_dir: Path, *, python: str | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+def child_environment(
+    work_dir: Path, *, python: str | None = None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The whole environment of model-written code: an allow-list, never a copy of ours.
 
     Only locale, time zone, terminal, ``PYTHONPATH`` (so the interpreter finds what the
@@ -340,7 +346,7 @@ def _launch(
     code_file = _code_file(work_dir, code)
     # Output goes to a file outside the work dir: the code cannot rewrite its own log, and a
     # descendant holding the pipe open cannot keep us waiting.
-    output = tempfile.TemporaryFile()
+    output = tempfile.TemporaryFile()  # noqa: SIM115  (closed by _Launch.finish, or below on failure)
     try:
         process = subprocess.Popen(
             _command(code_file, work_dir, timeout, python, confine),
