@@ -433,10 +433,9 @@ def main(argv: list[str] | None = None) -> int:
         mode = choose_mode(args.mode, settings, args.task)
         if mode == "code" and args.docker:
             print(f"[nvda_tsla] mode code: generated code runs in a Docker container, in {work_dir}")
-        elif mode == "code" and not _common.confirm_code_execution(
-            work_dir, args.timeout, yes=args.yes, label="nvda_tsla"
-        ):
-            return 2
+        elif mode == "code":
+            if not _common.confirm_code_execution(work_dir, args.timeout, yes=args.yes, label="nvda_tsla"):
+                return 2
         else:
             print("[nvda_tsla] mode tools: the model calls plot_price_change / load_prices")
         result = run(
