@@ -385,20 +385,25 @@ def _run_code(
     settings: OllamaSettings, result: Result, *, task: str, max_turns: int, timeout: int, docker: bool, live: bool
 ) -> None:
     """Code mode: the assistant writes a program, the proxy runs it; a reply without code gets one fresh opening."""
-    from autogen import AssistantAgent
-
     prices = _chart_task.stage_data(result.work_dir, live=live)
     result.data_source = prices.source
-    assistant = AssistantAgent(
-        "assistant",
-        llm_config=llm_config(settings=settings),
-        system_message=_chart_task.brief(prices, result.work_dir),
-        is_termination_msg=lambda message: False,  # AG2 asks the recipient too: only CodeTurns ends the chat
-    )
+    assistant = code_assistant(settings, prices, result.work_dir)
     user_proxy, turns = code_user_proxy(
         result.work_dir, result, prices, timeout=timeout, docker=docker, max_turns=max_turns
     )
     converse(user_proxy, assistant, turns, task=task)
+
+
+def code_assistant(settings: OllamaSettings, prices: _market.Prices, work_dir: Path) -> Any:
+    """The assistant of code mode: told exactly what the data holds; never the one to end the chat."""
+    from autogen import AssistantAgent
+
+    return AssistantAgent(
+        "assistant",
+        llm_config=llm_config(settings=settings),
+        system_message=_chart_task.brief(prices, work_dir),
+        is_termination_msg=lambda message: False,  # AG2 asks the recipient too: only CodeTurns ends the chat
+    )
 
 
 def converse(user_proxy: Any, assistant: Any, turns: CodeTurns, *, task: str) -> None:

@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+import _chart_task
 import _common
 import _market
 import nvda_tsla
@@ -14,11 +15,9 @@ import pytest
 
 from integrations import OllamaSettings
 
-# What a capable model writes for the task, given the system message's offline-data note.
+# What a capable model writes for the task, given the brief.
 GOOD_SCRIPT = f"""
 import csv
-import matplotlib
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 with open("{nvda_tsla.DATA}", newline="") as handle:
@@ -26,33 +25,66 @@ with open("{nvda_tsla.DATA}", newline="") as handle:
 dates = [row["date"] for row in rows]
 for ticker in ("NVDA", "TSLA"):
     closes = [float(row[ticker]) for row in rows]
-    plt.plot(dates, [(c / closes[0] - 1) * 100 for c in closes], label=ticker)
+    change = [(c / closes[0] - 1) * 100 for c in closes]
+    plt.plot(dates, change, label=ticker)
+    print(ticker, round(change[-1], 2))
 plt.title("NVDA vs TSLA YTD change (%) - " + rows[0]["note"])
 plt.legend()
 plt.savefig("{nvda_tsla.CHART}")
-print("saved")
+plt.show()
 """
 
 
-def ask_to_run(tmp_path: Path, code: str, *, timeout: int) -> tuple[str, nvda_tsla.Result]:
-    """Send ``code`` to the code-mode user proxy as if the assistant had written it."""
-    result = nvda_tsla.Result(mode="code", work_dir=tmp_path, executor="none", data_source="sample")
-    proxy = nvda_tsla.code_user_proxy(tmp_path, result, timeout=timeout)
+def ask_to_run(tmp_path: Path, code: str, *, timeout: int, max_turns: int = 6) -> tuple[str | None, nvda_tsla.Result]:
+    """Send ``code`` to the code-mode user proxy as if the assistant had written it; None means the chat ends."""
+    prices = _chart_task.stage_data(tmp_path, live=False)
+    result = nvda_tsla.Result(mode="code", work_dir=tmp_path, executor="none", data_source="sample", openings=1)
+    proxy, _ = nvda_tsla.code_user_proxy(tmp_path, result, prices, timeout=timeout, max_turns=max_turns)
     reply = proxy.generate_reply(messages=[{"role": "user", "content": f"```python\n{code}\n```"}])
-    text = reply if isinstance(reply, str) else str(reply.get("content"))
+    text = reply if reply is None or isinstance(reply, str) else str(reply.get("content"))
     return text, result
 
 
-def test_known_good_script_writes_the_chart_in_the_work_dir(tmp_path: Path) -> None:
-    _market.load_sample().write_csv(tmp_path / nvda_tsla.DATA)
-
+def test_known_good_script_writes_the_chart_and_ends_the_chat(tmp_path: Path) -> None:
     reply, result = ask_to_run(tmp_path, GOOD_SCRIPT, timeout=60)
 
-    assert "exitcode: 0" in reply and "saved" in reply
+    assert reply is None, "the success criterion ends the chat: nothing more to say to the model"
+    assert result.termination == "chart-written" and result.verdict is not None and result.verdict.met
     assert result.executor == "local" and result.exit_codes == [0] and len(result.code_blocks) == 1
     chart = tmp_path / nvda_tsla.CHART
     assert chart.read_bytes()[:8] == _common.PNG_SIGNATURE and chart.stat().st_size > 1024
-    assert list(tmp_path.glob("tmp_code_*.py")), "the executed code is saved in the work dir"
+    assert list(tmp_path.glob("code_*.py")), "the executed code is saved in the work dir"
+
+
+def test_generated_code_plots_headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a display, matplotlib would pick an interactive backend and plt.show() would wait for a window.
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    script = "import os\nimport matplotlib\nprint('backend', os.environ.get('MPLBACKEND'), matplotlib.get_backend())"
+    reply, result = ask_to_run(tmp_path, script, timeout=30)
+
+    assert result.exit_codes == [0] and reply is not None
+    assert "backend agg agg" in reply.lower()
+
+
+def test_day_over_day_changes_are_not_a_success(tmp_path: Path) -> None:
+    script = GOOD_SCRIPT.replace(
+        "change = [(c / closes[0] - 1) * 100 for c in closes]",
+        "change = [0.0] + [(b / a - 1) * 100 for a, b in zip(closes, closes[1:])]",
+    )
+    reply, result = ask_to_run(tmp_path, script, timeout=60)
+
+    assert result.exit_codes == [0] and _common.is_png(tmp_path / nvda_tsla.CHART)
+    assert result.verdict is not None and result.verdict.quantity == "other" and not result.ok
+    assert reply is not None and "not the percent change since the first row" in reply
+
+
+def test_a_wrong_column_gets_the_column_names_back(tmp_path: Path) -> None:
+    reply, result = ask_to_run(tmp_path, GOOD_SCRIPT.replace('("NVDA", "TSLA")', '("NVDA", "TESLA")'), timeout=60)
+
+    assert result.exit_codes == [1] and reply is not None
+    assert "KeyError: 'TESLA'" in reply and "date, NVDA, TSLA, note" in reply
+    assert "Traceback" not in reply.splitlines()[1], "only the traceback's last lines"
 
 
 def test_generated_code_runs_in_the_work_dir_and_is_killed_at_the_timeout(tmp_path: Path) -> None:
@@ -67,7 +99,7 @@ def test_generated_code_runs_in_the_work_dir_and_is_killed_at_the_timeout(tmp_pa
     elapsed = time.monotonic() - started
 
     assert elapsed < 15, f"a 2 s timeout took {elapsed:.1f} s"
-    assert result.exit_codes == [124] and "Timeout" in reply
+    assert result.exit_codes == [124] and reply is not None and "stopped after 2 s" in reply
     cwd, pid = (tmp_path / "where.txt").read_text().splitlines()
     assert Path(cwd).resolve() == tmp_path.resolve()
     with pytest.raises(ProcessLookupError):
@@ -78,7 +110,7 @@ def test_generated_code_runs_in_the_work_dir_and_is_killed_at_the_timeout(tmp_pa
 
 def test_failing_code_reports_its_exit_code(tmp_path: Path) -> None:
     reply, result = ask_to_run(tmp_path, "raise SystemExit(3)", timeout=10)
-    assert result.exit_codes == [3] and "exitcode: 3" in reply
+    assert result.exit_codes == [3] and reply is not None and "exit code 3" in reply
 
 
 def test_sample_data_is_labelled_synthetic_and_starts_in_january() -> None:
@@ -114,6 +146,7 @@ def test_tool_writes_png_only_inside_the_work_dir(tmp_path: Path) -> None:
     [
         ("smollm2:135m", "auto", nvda_tsla.TASK, "tools"),
         ("qwen2.5:0.5b", "auto", nvda_tsla.TASK, "tools"),
+        ("qwen2.5-coder:0.5b", "auto", nvda_tsla.TASK, "code"),
         ("smollm2:135m", "code", nvda_tsla.TASK, "code"),
         ("codellama", "tools", nvda_tsla.TASK, "tools"),
         ("qwen2.5-coder:7b", "auto", "Write a Python script that plots NVDA.", "code"),

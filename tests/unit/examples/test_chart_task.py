@@ -1,0 +1,90 @@
+"""The chart task's brief, code extraction, success criterion and feedback: what small models need to succeed."""
+
+from __future__ import annotations
+
+import doctest
+from pathlib import Path
+
+import _chart_task
+import _common
+import _market
+import pytest
+
+
+@pytest.fixture
+def staged(tmp_path: Path) -> _market.Prices:
+    return _chart_task.stage_data(tmp_path, live=False)
+
+
+def test_doctests() -> None:
+    assert doctest.testmod(_chart_task).failed == 0
+
+
+def test_brief_names_the_file_its_columns_rows_and_the_quantity(tmp_path: Path, staged: _market.Prices) -> None:
+    text = _chart_task.brief(staged, tmp_path)
+    first_rows = (tmp_path / _chart_task.DATA).read_text().splitlines()[:4]
+
+    assert str(tmp_path / _chart_task.DATA) in text
+    assert "date, NVDA, TSLA, note" in text and "TSLA" in text and "TESLA's ticker is TSLA" in text
+    assert "\n".join(first_rows) in text
+    assert "(close / first close - 1) * 100" in text and "pct_change" in text
+    assert f'plt.savefig("{_chart_task.CHART}")' in text and "sample data" in text
+    assert "TERMINATE" not in text and "matplotlib.use" not in text
+
+
+def test_fenced_bare_and_unclosed_code_is_found() -> None:
+    assert _chart_task.python_blocks("```Python\nprint(1)\n```") == ["print(1)"]
+    assert _chart_task.python_blocks("Sure:\n```python\nimport csv\nprint(2)") == ["import csv\nprint(2)"]
+    assert _chart_task.python_blocks("```bash\npip install pandas\n```") == []
+    assert _chart_task.python_blocks("TERMINATE") == []
+
+
+def chart(work_dir: Path) -> None:
+    _market.plot_change(_market.load_sample(), work_dir / _chart_task.CHART)
+
+
+def test_success_needs_the_png_and_the_change_since_the_first_row(tmp_path: Path, staged: _market.Prices) -> None:
+    expected = staged.change_pct()
+    right = "\n".join(f"{t} {v:.2f}" for t, v in expected.items())
+
+    assert not _chart_task.judge(tmp_path, right, staged).met, "no chart yet"
+    chart(tmp_path)
+    verdict = _chart_task.judge(tmp_path, right, staged)
+    assert verdict.chart and verdict.quantity == "since-start" and verdict.met
+    day_over_day = _chart_task.judge(tmp_path, "NVDA 0.12\nTSLA -0.4", staged)
+    assert day_over_day.quantity == "other" and not day_over_day.met
+    assert _chart_task.judge(tmp_path, "saved", staged).quantity == "not-printed"
+    (tmp_path / _chart_task.CHART).write_bytes(b"not a png")
+    assert not _chart_task.judge(tmp_path, right, staged).met
+
+
+@pytest.mark.parametrize(
+    ("output", "exit_code", "says"),
+    [
+        ("Traceback (most recent call last):\n  File x\nKeyError: 'TESLA'", 1, "date, NVDA, TSLA, note"),
+        ("Traceback (most recent call last):\nNameError: name 'matplotlib' is not defined", 1, "'matplotlib'"),
+        ("Traceback (most recent call last):\nFileNotFoundError: [Errno 2] 'NVDA.csv'", 1, "prices.csv"),
+        ("Timeout", 124, "plt.show()"),
+        ("Traceback (most recent call last):\nModuleNotFoundError: No module named 'yfinance'", 1, "installed"),
+    ],
+)
+def test_failures_come_back_with_the_last_lines_and_a_hint(
+    tmp_path: Path, staged: _market.Prices, output: str, exit_code: int, says: str
+) -> None:
+    verdict = _chart_task.judge(tmp_path, output, staged)
+    text = _chart_task.feedback(output, exit_code, verdict, timeout=60)
+    assert output.splitlines()[-1] in text and says in text and "Hint:" in text
+
+
+def test_a_long_traceback_is_cut_to_its_last_lines(tmp_path: Path, staged: _market.Prices) -> None:
+    output = "Traceback (most recent call last):\n" + "".join(f"  frame {i}\n" for i in range(40)) + "ValueError: x"
+    text = _chart_task.feedback(output, 1, _chart_task.judge(tmp_path, output, staged), timeout=60)
+    assert "frame 39" in text and "frame 20" not in text and "ValueError: x" in text
+
+
+def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _market.Prices) -> None:
+    chart(tmp_path)
+    verdict = _chart_task.judge(tmp_path, "NVDA 0.1\nTSLA 0.2", staged)
+    text = _chart_task.feedback("NVDA 0.1\nTSLA 0.2", 0, verdict, timeout=60)
+    assert "not the percent change since the first row" in text and "pct_change" in text
+    assert _common.is_png(tmp_path / _chart_task.CHART)
