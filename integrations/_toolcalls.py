@@ -252,6 +252,9 @@ class StreamRepair:
             yield from self._release_all()
             yield chunk
             return
+        if not state.text and not self.holding and choice.get("finish_reason") is None:
+            yield chunk  # no content yet (a role, or a thinking model's reasoning): nothing to decide on
+            return
         self._held_order.append(chunk)
         state.held.append(chunk)
         if choice.get("finish_reason") is not None:

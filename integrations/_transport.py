@@ -66,6 +66,9 @@ _CHARS_PER_TOKEN_AT_MOST = 8
 """Text averages about four characters per token; a prompt with more than eight per reported
 token has lost text, since no tokenizer packs ordinary text that densely."""
 
+_SMALLEST_DEFAULT_CONTEXT = 2048
+"""The smallest context Ollama has loaded a model with by default; shorter exchanges cannot have filled one."""
+
 Think = bool | str | None
 
 
@@ -255,12 +258,21 @@ class _Core:
         if not isinstance(data, dict):
             return content, None
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else None
+        changed = _name_reasoning(data, "message")
         if exchange.offered and repair_completion(data, exchange.offered):
+            changed = True
+        if changed:
             content = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
         return content, usage
 
-    def needs_loaded_context(self, usage: Mapping[str, Any] | None) -> bool:
-        return self.options.context is None and bool(usage) and isinstance((usage or {}).get("prompt_tokens"), int)
+    def needs_loaded_context(self, exchange: _Exchange, usage: Mapping[str, Any] | None) -> bool:
+        """Whether to ask ``/api/ps``: the context is unknown and this exchange was long enough to have filled one."""
+        if self.options.context is not None or not usage:
+            return False
+        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens") or 0
+        if not isinstance(prompt, int) or not isinstance(completion, int):
+            return False
+        return max(prompt + completion, exchange.chars // _CHARS_PER_TOKEN_AT_MOST) >= _SMALLEST_DEFAULT_CONTEXT
 
     def warn_if_truncated(self, exchange: _Exchange, usage: Mapping[str, Any] | None, loaded: int | None) -> None:
         """Warn (once per model and conversation length) when usage shows the context was full."""
@@ -315,6 +327,21 @@ class _Core:
         if self.options.vision is False and any(True for _ in image_parts(exchange.body.get("messages"))):
             return str(CapabilityMissing(self.options.model or exchange.model, "vision"))
         return None
+
+
+def _name_reasoning(data: dict[str, Any], part: str) -> bool:
+    """Copy Ollama's ``reasoning`` to ``reasoning_content``, the name AgentChat and others read."""
+    changed = False
+    for choice in data.get("choices") or ():
+        message = choice.get(part) if isinstance(choice, dict) else None
+        if (
+            isinstance(message, dict)
+            and isinstance(message.get("reasoning"), str)
+            and "reasoning_content" not in message
+        ):
+            message["reasoning_content"] = message["reasoning"]
+            changed = True
+    return changed
 
 
 def _headers_for_rewritten(response: httpx.Response, length: int | None) -> httpx.Headers:
@@ -375,10 +402,12 @@ class _SSEWatch:
             return
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
+        renamed = _name_reasoning(chunk, "delta")
         if self.repair is None:
-            yield raw
+            yield self._encode(chunk) if renamed else raw
             return
-        self._raw[id(chunk)] = (chunk, raw)
+        if not renamed:
+            self._raw[id(chunk)] = (chunk, raw)
         for sent in self.repair.feed(chunk):
             yield self._encode(sent)
 
@@ -497,7 +526,7 @@ class OllamaTransport(httpx.BaseTransport):
 
     def _check(self, exchange: _Exchange, usage: dict[str, Any] | None) -> None:
         loaded = None
-        if self.core.needs_loaded_context(usage):
+        if self.core.needs_loaded_context(exchange, usage):
             loaded = self._loaded_context(exchange)
         self.core.warn_if_truncated(exchange, usage, loaded)
 
@@ -593,7 +622,7 @@ class AsyncOllamaTransport(httpx.AsyncBaseTransport):
 
     async def _check(self, exchange: _Exchange, usage: dict[str, Any] | None) -> None:
         loaded = None
-        if self.core.needs_loaded_context(usage):
+        if self.core.needs_loaded_context(exchange, usage):
             loaded = await self._loaded_context(exchange)
         self.core.warn_if_truncated(exchange, usage, loaded)
 
@@ -648,6 +677,9 @@ class OllamaClient(httpx.Client):
         _vision_check(self, request)
         return request
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self  # one connection pool, shared: AG2 deep-copies llm_config, which holds this client
+
 
 class AsyncOllamaClient(httpx.AsyncClient):
     """The asynchronous twin of `OllamaClient`."""
@@ -656,3 +688,6 @@ class AsyncOllamaClient(httpx.AsyncClient):
         request = super().build_request(*args, **kwargs)
         _vision_check(self, request)
         return request
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self  # one connection pool, shared: AG2 deep-copies llm_config, which holds this client

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,12 +42,16 @@ __all__ = [
     "PullProgress",
     "RunningModel",
     "ServerInfo",
+    "WarmedModel",
     "clear_cache",
+    "describe_models",
     "ensure_context",
     "ensure_model",
     "list_models",
+    "loaded_context",
     "model_info",
     "pull_model",
+    "reachable_hosts",
     "require_capabilities",
     "require_version",
     "running_models",
@@ -54,6 +59,8 @@ __all__ = [
     "version_tuple",
     "warm_model",
 ]
+
+log = logging.getLogger("integrations")
 
 MIN_VERSION = "0.1.24"
 """The first Ollama with ``/v1/chat/completions``."""
@@ -224,7 +231,7 @@ def _translated(
                 f"for a slow remote server raise {env_name('check_timeout')}",
             ) from exc
         raise OllamaServerError(
-            host.url, 0, "no answer within the read timeout (raise OLLAMA_INTEGRATIONS_TIMEOUT)"
+            host.url, 0, f"no answer within the read timeout (raise {env_name('timeout')})"
         ) from exc
     except httpx.TransportError as exc:
         raise OllamaServerError(host.url, 0, f"the connection broke: {exc!r}") from exc
@@ -311,6 +318,49 @@ def list_models(host: HostLike = None, *, settings: OllamaSettings | None = None
     """The models pulled on the server (never cached: it is what the user asked to see)."""
     settings = _settings(settings)
     return _list(_host(host, settings), settings)
+
+
+def describe_models(
+    host: HostLike = None, *, settings: OllamaSettings | None = None
+) -> list[tuple[LocalModel, ModelInfo | None]]:
+    """Every pulled model with what ``/api/show`` says about it, asked afresh (None where the server would not say)."""
+    settings = _settings(settings)
+    target = _host(host, settings)
+    described: list[tuple[LocalModel, ModelInfo | None]] = []
+    for local in list_models(target, settings=settings):
+        try:
+            shown: ModelInfo | None = model_info(local.name, target, settings=settings, refresh=True)
+        except OllamaError:
+            shown = None
+        described.append((local, shown))
+    return described
+
+
+def reachable_hosts(
+    settings: OllamaSettings | None = None,
+    *,
+    minimum: str = MIN_VERSION,
+    feature: str = "the OpenAI-compatible API",
+) -> list[OllamaHost]:
+    """The configured hosts that answer, in failover order: the one failover rule.
+
+    An unreachable host is skipped (and logged); a host that answers but is older
+    than ``minimum`` raises. When none answers, the first host's error is raised.
+    """
+    settings = _settings(settings)
+    reachable: list[OllamaHost] = []
+    failures: list[OllamaUnreachable] = []
+    for host in settings.hosts:
+        try:
+            require_version(minimum, feature, host, settings=settings)
+        except OllamaUnreachable as exc:
+            failures.append(exc)
+            log.warning("skipping unreachable Ollama host %s: %s", host.url, exc.reason)
+            continue
+        reachable.append(host)
+    if not reachable:
+        raise failures[0]
+    return reachable
 
 
 def running_models(host: HostLike = None, *, settings: OllamaSettings | None = None) -> list[RunningModel]:
@@ -455,10 +505,24 @@ def ensure_model(
     return model_info(name, target, settings=settings, refresh=True)
 
 
+@dataclass(frozen=True)
+class WarmedModel:
+    """A model `warm_model` loaded: how long it took, and the context it was loaded with."""
+
+    name: str
+    seconds: float
+    context_length: int | None
+    """From ``/api/ps`` (Ollama 0.10+): what the server allocated, which may differ from what was asked."""
+
+
 def warm_model(
     name: str, keep_alive: str | float | None = None, *, host: HostLike = None, settings: OllamaSettings | None = None
-) -> float:
-    """Load the model into memory so the first agent turn does not pay the cold start; returns seconds taken."""
+) -> WarmedModel:
+    """Load the model into memory so the first agent turn does not pay the cold start.
+
+    Returns the seconds taken and the context length actually loaded: Ollama picks a
+    default from free memory when nothing sets ``num_ctx``, so it may not be what you expect.
+    """
     settings = _settings(settings)
     target = _host(host, settings)
     alive = keep_alive if keep_alive is not None else settings.keep_alive
@@ -468,7 +532,17 @@ def warm_model(
         client(target, settings=settings).generate(
             model=name, prompt="", keep_alive=_keep_alive_value(alive) if alive is not None else None, options=options
         )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return WarmedModel(name, seconds, loaded_context(name, target, settings=settings))
+
+
+def loaded_context(name: str, host: HostLike = None, *, settings: OllamaSettings | None = None) -> int | None:
+    """The context length ``name`` is loaded with right now (``/api/ps``), or None when not loaded or not reported."""
+    wanted = parse_model_name(name).key
+    for running in running_models(host, settings=settings):
+        if parse_model_name(running.name).key == wanted:
+            return running.context_length
+    return None
 
 
 def _keep_alive_value(value: str | float) -> str | float:
@@ -508,7 +582,7 @@ def ensure_context(name: str, num_ctx: int, *, host: HostLike = None, settings: 
     if info.context_length is not None and num_ctx > info.context_length:
         raise ConfigError(
             f"num_ctx {num_ctx} is larger than {name!r} supports ({info.context_length} tokens); "
-            f"set OLLAMA_INTEGRATIONS_NUM_CTX to at most {info.context_length}"
+            f"set {env_name('num_ctx')} to at most {info.context_length}"
         )
     derived = derived_name(name, num_ctx)
     with contextlib.suppress(ModelNotFound):

@@ -29,6 +29,8 @@ from rich.progress import (
 from rich.table import Table
 
 from integrations import __version__
+from integrations._deps import require
+from integrations.config_render import FORMATS
 from integrations.errors import OllamaError
 from integrations.settings import OllamaSettings
 
@@ -108,11 +110,14 @@ def doctor(
     for column in ("host", "check", "", "detail"):
         table.add_column(column, no_wrap=column != "detail")
     for check in report.checks:
-        mark = "[green]ok[/]" if check.ok else "[red]FAIL[/]"
+        mark = "[red]FAIL[/]" if not check.ok else "[yellow]warn[/]" if check.warning else "[green]ok[/]"
         table.add_row(check.host, check.name, mark, check.detail)
     console.print(table)
     if report.ok:
         console.print("[green]All checks passed.[/]")
+        for check in report.checks:
+            if check.warning and check.fix:
+                console.print(f"  [yellow]note:[/] {check.fix}", highlight=False)
         return
     console.print("[bold]Fixes:[/]")
     for number, fix in enumerate(report.fixes, 1):
@@ -154,17 +159,7 @@ def models(host: HostOption = None) -> None:
     from integrations import checks
 
     settings = _settings(host)
-
-    def rows() -> list[tuple[Any, Any]]:
-        found: list[tuple[Any, Any]] = []
-        for local in checks.list_models(settings=settings):
-            with contextlib.suppress(OllamaError):
-                found.append((local, checks.model_info(local.name, settings=settings, refresh=True)))
-                continue
-            found.append((local, None))
-        return found
-
-    listed = _guard(rows)
+    listed: list[tuple[Any, Any]] = _guard(lambda: checks.describe_models(settings=settings))
     if not listed:
         console.print(f"No models on {settings.hosts[0].url}. Pull one with 'ollama-integrations pull MODEL'.")
         return
@@ -183,7 +178,8 @@ def pull(
     settings = _settings(host)
     for name in model:
         try:
-            _pull_with_progress(checks, name, settings, insecure=insecure)
+            with _progress(name) as on_event:
+                checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure)
         except KeyboardInterrupt:
             raise _fail(f"pull of {name!r} interrupted; run the same command again to resume", 130) from None
         except OllamaError as exc:
@@ -191,9 +187,9 @@ def pull(
         console.print(f"[green]pulled[/] {name}")
 
 
-def _pull_with_progress(
-    checks: Any, name: str, settings: OllamaSettings, *, insecure: bool = False
-) -> None:
+@contextlib.contextmanager
+def _progress(name: str, *, transient: bool = False) -> Iterator[Callable[[Any], None]]:
+    """A pull's progress callback that draws one task per layer digest."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -201,7 +197,7 @@ def _pull_with_progress(
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=errors, transient=False) as progress:
+    with Progress(*columns, console=errors, transient=transient) as progress:
         tasks: dict[str, TaskID] = {}
         status = progress.add_task(f"{name}: starting", total=None)
 
@@ -214,7 +210,7 @@ def _pull_with_progress(
             else:
                 progress.update(status, description=f"{name}: {event.status}")
 
-        checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure)
+        yield on_event
 
 
 @app.command()
@@ -227,11 +223,9 @@ def warm(
     from integrations import checks
 
     settings = _settings(host)
-    seconds = _guard(lambda: checks.warm_model(model, keep_alive, settings=settings))
-    console.print(f"[green]loaded[/] {model} on {settings.hosts[0].url} in {seconds:.2f} s")
-
-
-FORMATS = ("autogen", "autogen-native", "agentchat", "langchain", "env", "json")
+    warmed = _guard(lambda: checks.warm_model(model, keep_alive, settings=settings))
+    context = f", context {warmed.context_length} tokens" if warmed.context_length else ""
+    console.print(f"[green]loaded[/] {model} on {settings.hosts[0].url} in {warmed.seconds:.2f} s{context}")
 
 
 @app.command()
@@ -247,8 +241,6 @@ def config(
     """Print or write what the factories would build (OAI_CONFIG_LIST, env lines, ...); secrets masked."""
     from integrations.config_render import render_config, write_private
 
-    if format not in FORMATS:
-        raise _fail(f"unknown format {format!r}; choose one of: {', '.join(FORMATS)}")
     settings = _settings(host, model, profile)
     text = _guard(lambda: render_config(format, settings, check=check, show_secrets=show_secrets))
     if output is None:
@@ -266,7 +258,10 @@ def run(
     model: ModelOption = None,
     host: HostOption = None,
     embedded: Annotated[
-        bool, typer.Option("--embedded", help=f"Start the embedded server for the run (model {EMBEDDED_MODEL}).")
+        bool, typer.Option(
+            "--embedded",
+            help=f"Start the embedded server for the run (model: the example's, else {EMBEDDED_MODEL}).",
+        )
     ] = False,
     max_turns: Annotated[int | None, typer.Option("--max-turns", min=1, help="Bound the agent conversation.")] = None,
 ) -> None:
@@ -287,7 +282,10 @@ def run(
     argv = list(ctx.args)
     if max_turns is not None:
         argv += ["--max-turns", str(max_turns)]
-    with _server_for_run(embedded, host, model) as (run_host, run_model):
+    with _server_for_run(embedded, host, model or (chosen.embedded_model if embedded else None)) as (
+        run_host,
+        run_model,
+    ):
         if run_host is not None:
             argv += ["--host", run_host]
         if run_model is not None:
@@ -309,14 +307,10 @@ def _require_a_server(settings: OllamaSettings) -> None:
     """Fail before the example starts when no configured host answers, with the doctor's advice."""
     from integrations import checks
 
-    failure: OllamaError | None = None
-    for host in settings.hosts:
-        try:
-            checks.server_info(host, settings=settings)
-            return
-        except OllamaError as exc:
-            failure = failure or exc
-    raise _fail(f"{failure} Or add --embedded to run this example on the embedded server, no Ollama needed.")
+    try:
+        checks.reachable_hosts(settings)
+    except OllamaError as exc:
+        raise _fail(f"{exc} Or add --embedded to run this example on the embedded server, no Ollama needed.") from None
 
 
 @contextlib.contextmanager
@@ -326,20 +320,13 @@ def _server_for_run(embedded: bool, host: str | None, model: str | None) -> Iter
         return
     from integrations import checks
 
-    try:
-        from integrations.embedded import EmbeddedServer
-    except ImportError as exc:
-        raise _fail(
-            f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})"
-        ) from None
+    server_class = _guard(lambda: require("integrations.embedded", "embedded").EmbeddedServer)
     chosen = model or EMBEDDED_MODEL
-    with _guarded_server(EmbeddedServer) as server:
+    with _guarded_server(server_class) as server:
         errors.print(f"embedded Ollama-compatible server on {server.url} (model {chosen})", highlight=False)
         settings = _settings(server.url, chosen)
-        try:
-            checks.model_info(chosen, settings=settings)
-        except OllamaError:
-            _guard(lambda: _pull_with_progress(checks, chosen, settings))
+        with _progress(chosen, transient=True) as on_event:
+            _guard(lambda: checks.ensure_model(chosen, pull=True, on_progress=on_event, settings=settings))
         yield server.url, chosen
 
 
@@ -383,15 +370,10 @@ def serve(
     ] = False,
 ) -> None:
     """Run the embedded Ollama-compatible server in the foreground (Ctrl-C stops it)."""
-    try:
-        from integrations import embedded
-    except ImportError as exc:
-        raise _fail(
-            f"the embedded server needs its extra: pip install 'ollama-integrations[embedded]' ({exc})"
-        ) from None
+    run_server = _guard(lambda: require("integrations.embedded", "embedded").serve)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        embedded.serve(host, port, models_dir, allow_remote=allow_remote, models=tuple(model or ()))
+        run_server(host, port, models_dir, allow_remote=allow_remote, models=tuple(model or ()))
     except OllamaError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -2,18 +2,20 @@
 
 For each configured host: reachable, version, local models with capabilities and
 context length, what is loaded; for the configured model: pulled, tools, vision,
-context. Each failed check carries the fix, so the CLI only has to draw it.
+context, the context it is loaded with, and (asked with ``tools``) how a one-shot
+tool-call probe came back. Each failed check carries the fix, so the CLI only has to draw it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from integrations import checks
 from integrations.errors import ModelNotFound, OllamaError
-from integrations.settings import OllamaSettings
+from integrations.settings import OllamaSettings, env_name
 
-__all__ = ["Check", "HostReport", "Report", "diagnose"]
+__all__ = ["Check", "HostReport", "Report", "ToolProbe", "diagnose", "probe_tools"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,21 @@ class Check:
     ok: bool
     detail: str
     fix: str | None = None
+    warning: bool = False
+    """Passed, but worth a look (the fix says what to do)."""
+
+
+@dataclass(frozen=True)
+class ToolProbe:
+    """How a model answered one request that needs an offered tool, read without any repair.
+
+    ``structured``: Ollama parsed a tool call. ``text``: the call came back as JSON text
+    in ``content``, which the factories' clients turn into a tool call (``repair_tool_calls``).
+    ``neither``: no call at all.
+    """
+
+    outcome: Literal["structured", "text", "neither"]
+    detail: str
 
 
 @dataclass
@@ -78,7 +95,7 @@ def diagnose(settings: OllamaSettings | None = None, *, requires: tuple[str, ...
                     "reachable",
                     False,
                     str(getattr(exc, "reason", exc)),
-                    "Start Ollama ('ollama serve'), point OLLAMA_HOST at it, or run the embedded server: "
+                    f"Start Ollama ('ollama serve'), point {env_name('host')} at it, or run the embedded server: "
                     "'ollama-integrations serve' (or add --embedded to 'ollama-integrations run').",
                 )
             )
@@ -96,22 +113,17 @@ def diagnose(settings: OllamaSettings | None = None, *, requires: tuple[str, ...
             )
         )
         try:
-            for local in checks.list_models(host, settings=settings):
-                try:
-                    shown: checks.ModelInfo | None = checks.model_info(
-                        local.name, host, settings=settings, refresh=True
-                    )
-                except OllamaError:
-                    shown = None
-                report.models.append((local, shown))
+            report.models = checks.describe_models(host, settings=settings)
             report.running = checks.running_models(host, settings=settings)
         except OllamaError as exc:
             report.error = str(exc)
-        verdict.extend(_model_checks(settings, host.url, requires))
+        verdict.extend(_model_checks(settings, host.url, requires, report.running))
     return Report(settings, hosts, verdict)
 
 
-def _model_checks(settings: OllamaSettings, host: str, requires: tuple[str, ...]) -> list[Check]:
+def _model_checks(
+    settings: OllamaSettings, host: str, requires: tuple[str, ...], running: list[checks.RunningModel]
+) -> list[Check]:
     model = settings.model
     try:
         info = checks.model_info(model, host, settings=settings)
@@ -121,8 +133,8 @@ def _model_checks(settings: OllamaSettings, host: str, requires: tuple[str, ...]
     except OllamaError as exc:
         return [Check(host, f"{model} pulled", False, str(exc), None)]
     found = [Check(host, f"{model} pulled", True, ", ".join(sorted(info.capabilities)) or "no capabilities reported")]
-    for capability in ("tools", "vision"):
-        wanted = capability in requires
+    for capability in ("tools", "vision", "thinking"):
+        wanted = capability in requires or (capability == "thinking" and settings.think not in (None, False))
         has = info.supports(capability)
         found.append(
             Check(
@@ -141,11 +153,137 @@ def _model_checks(settings: OllamaSettings, host: str, requires: tuple[str, ...]
                 f"{model} context",
                 False,
                 f"num_ctx {settings.num_ctx} > model maximum {ctx}",
-                f"Set OLLAMA_INTEGRATIONS_NUM_CTX to at most {ctx}.",
+                f"Set {env_name('num_ctx')} to at most {ctx}.",
             )
         )
     else:
         configured = settings.num_ctx or info.num_ctx
         shown = f"{ctx} max" if ctx else "unknown max"
         found.append(Check(host, f"{model} context", True, f"{shown}; loads with {configured or 'the server default'}"))
+    found.extend(_loaded_context_checks(settings, host, info, running))
+    if "tools" in requires and info.supports("tools"):
+        found.append(_tool_probe_check(settings, host))
     return found
+
+
+def _loaded_context_checks(
+    settings: OllamaSettings, host: str, info: checks.ModelInfo, running: list[checks.RunningModel]
+) -> list[Check]:
+    """The context the model the factories send is loaded with (``/api/ps``), against ``num_ctx``."""
+    from integrations.names import parse_model_name
+
+    model = settings.model
+    wanted = settings.num_ctx
+    sent = checks.derived_name(model, wanted) if wanted is not None and info.num_ctx != wanted else model
+    key = parse_model_name(sent).key
+    loaded = next((m for m in running if parse_model_name(m.name).key == key), None)
+    if loaded is None or loaded.context_length is None:
+        return []
+    actual = loaded.context_length
+    name = f"{model} loaded context"
+    if wanted is None or actual == wanted:
+        return [Check(host, name, True, f"{sent} is loaded with {actual} tokens")]
+    detail = f"{sent} is loaded with {actual} tokens, num_ctx asks for {wanted}"
+    if actual > wanted:
+        return [Check(host, name, True, detail, None, warning=True)]
+    return [
+        Check(
+            host,
+            name,
+            False,
+            detail + "; longer conversations are truncated",
+            f"Ollama loaded {sent} with less context than {env_name('num_ctx')}={wanted} (short of memory, or "
+            f"OLLAMA_CONTEXT_LENGTH on the server): lower num_ctx, or free memory and reload with "
+            f"'ollama-integrations warm {model}'.",
+        )
+    ]
+
+
+def _tool_probe_check(settings: OllamaSettings, host: str) -> Check:
+    name = f"{settings.model} tool calls"
+    try:
+        probe = probe_tools(settings, host)
+    except OllamaError as exc:
+        return Check(host, name, False, f"the probe failed: {exc}")
+    if probe.outcome == "structured":
+        return Check(host, name, True, f"structured (Ollama parsed the call): {probe.detail}")
+    if probe.outcome == "text":
+        detail = f"as JSON text that Ollama returns as content: {probe.detail}"
+        if settings.repair_tool_calls:
+            return Check(host, name, True, detail + "; the factories' clients turn it into a tool call")
+        return Check(
+            host,
+            name,
+            False,
+            detail + "; repair is off, so frameworks see prose",
+            f"Turn the repair on: {env_name('repair_tool_calls')}=true (or repair_tool_calls=True).",
+        )
+    return Check(
+        host,
+        name,
+        True,
+        f"no tool call in a one-shot probe: {probe.detail}",
+        "This model may not call tools reliably; try a larger or tool-trained model (e.g. qwen2.5, llama3.1).",
+        warning=True,
+    )
+
+
+PROBE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The current weather in a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "description": "The city, e.g. Paris"}},
+            "required": ["city"],
+        },
+    },
+}
+PROBE_PROMPT = "What is the weather in Paris right now? Use the get_weather tool."
+
+
+def probe_tools(settings: OllamaSettings, host: str | None = None) -> ToolProbe:
+    """Ask the model once for a call to an offered tool through raw ``/v1`` and say how the call came back.
+
+    Raw on purpose: what Ollama itself returns, before any repair by this library.
+    Raises `OllamaServerError` or `OllamaUnreachable` when the request fails.
+    """
+    import httpx
+
+    from integrations._toolcalls import parse_text_calls
+    from integrations.errors import OllamaServerError, OllamaUnreachable
+    from integrations.hosts import parse_host
+
+    target = parse_host(host) if host else settings.hosts[0]
+    body = {
+        "model": settings.model,
+        "messages": [{"role": "user", "content": PROBE_PROMPT}],
+        "tools": [PROBE_TOOL],
+        "temperature": 0,
+        "max_tokens": 256,
+        "stream": False,
+    }
+    headers = {"Authorization": f"Bearer {settings.api_key.get_secret_value()}"}
+    timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+    try:
+        response = httpx.post(f"{target.base_url}/chat/completions", json=body, headers=headers, timeout=timeout)
+    except httpx.ConnectError as exc:
+        raise OllamaUnreachable(target.url, f"cannot connect: {exc}") from exc
+    except httpx.HTTPError as exc:
+        raise OllamaServerError(target.url, 0, f"the tool-call probe broke off: {exc!r}") from exc
+    if response.status_code != 200:
+        raise OllamaServerError(target.url, response.status_code, response.text[:300])
+    try:
+        message = response.json()["choices"][0]["message"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise OllamaServerError(target.url, 200, f"the answer is not a chat completion: {exc!r}") from exc
+    calls = message.get("tool_calls") or []
+    if calls:
+        function = calls[0].get("function") or {}
+        return ToolProbe("structured", f"{function.get('name')}({function.get('arguments')})")
+    content = str(message.get("content") or "")
+    shown = " ".join(content.split())[:120] or "(empty)"
+    if parse_text_calls(content, {"get_weather"}) is not None:
+        return ToolProbe("text", shown)
+    return ToolProbe("neither", shown)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from integrations._target import Target, prepare
+from integrations._target import Target, http_clients, prepare
 from integrations.settings import OllamaSettings
 
 __all__ = ["config_list", "llm_config", "native_config_list", "write_oai_config_list"]
@@ -38,8 +38,13 @@ def config_list(
 
 
 def _entries(target: Target, extra: dict[str, Any]) -> list[dict[str, Any]]:
+    from integrations._transport import reasoning_effort
+
     sampling = target.request_defaults()
     sampling.pop("seed", None)  # AG2 takes the seed at the top level of llm_config
+    effort = reasoning_effort(target.settings.think)
+    if effort is not None:
+        sampling["reasoning_effort"] = effort  # Ollama's /v1 ignores a top-level think
     return [
         {
             "model": target.model,
@@ -64,12 +69,17 @@ def llm_config(
 ) -> dict[str, Any]:
     """The whole ``llm_config`` dict for an AG2 agent: config_list, temperature, timeout, cache_seed.
 
+    Each entry carries an ``http_client`` whose transport does for AG2 what it does for
+    the other factories: tool calls written as JSON text become tool calls, image URLs
+    are inlined, ``tool_choice`` is applied, and `ContextTruncated` warns. (`config_list`
+    stays plain JSON-able data, without it.)
     Keyword ``overrides`` that are settings fields change the settings; the rest are
     added to the top level of the dict (e.g. ``tools=[...]``).
     """
     target, theirs = prepare(model, settings=settings, check=check, pull=pull, requires=requires, overrides=overrides)
+    sync_http, _ = http_clients(target)
     config: dict[str, Any] = {
-        "config_list": _entries(target, {}),
+        "config_list": _entries(target, {"http_client": sync_http}),
         "temperature": target.temperature,
         "timeout": max(1, round(target.settings.timeout)),
         "cache_seed": target.settings.cache_seed,

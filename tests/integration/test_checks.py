@@ -61,10 +61,16 @@ def test_ensure_model_with_pull_reports_progress(tmp_path: Path) -> None:
 
 
 def test_warm_model_loads_it(ollama_settings: OllamaSettings) -> None:
-    seconds = checks.warm_model("smollm2:135m", keep_alive="10m", settings=ollama_settings)
-    assert 0 < seconds < 60
-    running = checks.running_models(settings=ollama_settings)
-    assert any(m.name.startswith("smollm2:135m") for m in running)
+    warmed = checks.warm_model("smollm2:135m", keep_alive="10m", settings=ollama_settings)
+    assert 0 < warmed.seconds < 60
+    running = {m.name: m for m in checks.running_models(settings=ollama_settings)}
+    assert "smollm2:135m" in running
+    assert warmed.context_length == running["smollm2:135m"].context_length
+
+
+def test_warm_model_reports_the_context_actually_loaded(ollama_settings: OllamaSettings) -> None:
+    warmed = checks.warm_model("smollm2:135m", settings=ollama_settings.merged(num_ctx=1024))
+    assert warmed.context_length == 1024
 
 
 def test_derived_context_model_is_created_once_and_used(ollama_settings: OllamaSettings) -> None:
