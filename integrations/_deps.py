@@ -1,4 +1,4 @@
-"""The one import guard for optional extras."""
+"""The one import guard for optional extras: every "install the extra" message comes from here."""
 
 from __future__ import annotations
 
@@ -7,15 +7,28 @@ from types import ModuleType
 
 from integrations.errors import MissingDependency
 
-__all__ = ["require"]
+__all__ = ["EXTRAS", "require"]
+
+EXTRAS: dict[str, frozenset[str]] = {
+    "autogen": frozenset({"autogen", "fix_busted_json"}),
+    "agentchat": frozenset({"autogen_agentchat", "autogen_core", "autogen_ext"}),
+    "langchain": frozenset({"langchain_openai", "langchain_core"}),
+    "embedded": frozenset({"llama_cpp", "starlette", "uvicorn", "numpy"}),
+    "examples": frozenset({"matplotlib", "yfinance"}),
+}
+"""Extra -> the top-level modules it installs (as in pyproject.toml), to tell "not installed" from "broken"."""
 
 
 def require(module: str, extra: str) -> ModuleType:
-    """Import ``module`` or raise `MissingDependency` naming the extra that provides it."""
+    """Import ``module`` or raise `MissingDependency` naming the extra that provides what is missing.
+
+    ``module`` may be one of ours that imports the extra's packages (``integrations.embedded.server``):
+    a missing package of ``extra`` is reported as such, any other ImportError propagates unchanged.
+    """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        missing = getattr(exc, "name", None) or module
-        if missing.split(".")[0] != module.split(".")[0]:
+        missing = (getattr(exc, "name", None) or module).split(".")[0]
+        if missing != module.split(".")[0] and missing not in EXTRAS.get(extra, frozenset()):
             raise  # the extra is installed but broken: show the real error
-        raise MissingDependency(module, extra) from exc
+        raise MissingDependency(missing, extra) from exc

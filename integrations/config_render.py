@@ -18,8 +18,10 @@ from integrations._target import resolve
 from integrations.errors import ConfigError
 from integrations.settings import OllamaSettings, env_name
 
-__all__ = ["MASK", "js_environment", "render_config", "write_private"]
+__all__ = ["FORMATS", "MASK", "js_environment", "render_config", "write_private"]
 
+FORMATS = ("autogen", "autogen-native", "agentchat", "langchain", "env", "json")
+"""What `render_config` renders, in the order ``--help`` lists them."""
 MASK = "**********"
 PLACEHOLDER_KEY = "ollama"
 
@@ -49,36 +51,23 @@ def js_environment(settings: OllamaSettings, *, show_secrets: bool = True) -> di
 
 
 def render_config(format: str, settings: OllamaSettings, *, check: bool = False, show_secrets: bool = False) -> str:
-    """Render ``format`` (autogen, autogen-native, agentchat, langchain, env, json) for ``settings``."""
-    from integrations.adapters import ag2
+    """Render ``format`` (one of `FORMATS`) for ``settings``, with what the adapters would pass."""
+    from integrations.adapters import ag2, agentchat, langchain
 
+    if format not in FORMATS:
+        raise ConfigError(f"unknown format {format!r} for the config; choose one of: {', '.join(FORMATS)}")
     real = settings.api_key.get_secret_value()
     shown = _key(settings, show_secrets)
     if format == "autogen":
         return _dump(_masked(ag2.config_list(settings=settings, check=check), real, shown))
     if format == "autogen-native":
         return _dump(_masked(ag2.native_config_list(settings=settings, check=check), real, shown))
-    target = resolve(None, settings=settings, check=check, pull=None)
-    if format == "agentchat":
-        from integrations.adapters.agentchat import model_info_for
-
-        config: dict[str, Any] = {
-            "model": target.model,
-            "base_url": target.base_url,
-            "api_key": shown,
-            "model_info": model_info_for(target),
-            **target.request_defaults(),
-        }
-        return _dump({"provider": "autogen_ext.models.openai.OpenAIChatCompletionClient", "config": config})
+    target = resolve(None, settings=settings, check=check, pull=None)  # runs the checks when asked, for every format
     if format == "langchain":
-        kwargs = {
-            "model": target.model,
-            "base_url": target.base_url,
-            "api_key": shown,
-            "stream_usage": True,
-            **target.request_defaults(),
-        }
-        return _dump(kwargs)
+        return _dump(_masked(langchain.chat_kwargs(target), real, shown))
+    if format == "agentchat":
+        config = _masked(agentchat.client_config(target), real, shown)
+        return _dump({"provider": "autogen_ext.models.openai.OpenAIChatCompletionClient", "config": config})
     if format == "env":
         return "\n".join(f"{name}={value}" for name, value in _env_lines(settings, show_secrets).items())
     values = settings.model_dump(mode="json")
@@ -89,8 +78,8 @@ def render_config(format: str, settings: OllamaSettings, *, check: bool = False,
 
 def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:
     lines = {
-        "OLLAMA_HOST": ",".join(host.url for host in settings.hosts),
-        "OLLAMA_API_KEY": _key(settings, show_secrets),
+        env_name("host"): ",".join(host.url for host in settings.hosts),
+        env_name("api_key"): _key(settings, show_secrets),
     }
     defaults = OllamaSettings.model_fields
     for name, field in defaults.items():

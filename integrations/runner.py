@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from integrations.embedded.settings import embedded_settings
 from integrations.errors import ConfigError
 
 __all__ = ["Example", "examples_dir", "find_examples", "load_example"]
@@ -86,7 +87,7 @@ def node_project(folder: Path) -> Path:
     """
     if os.access(folder, os.W_OK) and _PACKAGE_DIR / "examples" not in folder.parents:
         return folder
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ollama-integrations" / "js"
+    cache = embedded_settings().cache_dir() / "js"
     cache.mkdir(parents=True, exist_ok=True)
     for item in folder.iterdir():
         if item.is_file():

@@ -13,7 +13,7 @@ from integrations.settings import OllamaSettings
 if TYPE_CHECKING:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-__all__ = ["model_client", "model_info_for"]
+__all__ = ["client_config", "model_client", "model_info_for"]
 
 
 def model_info_for(target: Target) -> dict[str, Any]:
@@ -34,6 +34,28 @@ def model_info_for(target: Target) -> dict[str, Any]:
     }
 
 
+def client_config(target: Target) -> dict[str, Any]:
+    """``OpenAIChatCompletionClient``'s keyword arguments for ``target``, as plain values.
+
+    Also the ``config`` of the component that ``ollama-integrations config --format agentchat`` prints.
+    """
+    config: dict[str, Any] = {
+        "model": target.model,
+        "base_url": target.base_url,
+        "api_key": target.api_key,
+        "model_info": model_info_for(target),
+        "temperature": target.temperature,
+        "top_p": target.top_p,
+        "timeout": target.settings.timeout,
+        "max_retries": target.settings.max_retries,
+    }
+    if target.settings.max_tokens is not None:
+        config["max_tokens"] = target.settings.max_tokens
+    if target.settings.seed is not None:
+        config["seed"] = target.settings.seed
+    return config
+
+
 def model_client(
     model: str | None = None,
     *,
@@ -51,21 +73,6 @@ def model_client(
     module = require("autogen_ext.models.openai", "agentchat")
     target, theirs = prepare(model, settings=settings, check=check, pull=pull, requires=requires, overrides=overrides)
     _, async_http = http_clients(target)
-    kwargs: dict[str, Any] = {
-        "model": target.model,
-        "base_url": target.base_url,
-        "api_key": target.api_key,
-        "model_info": model_info_for(target),
-        "temperature": target.temperature,
-        "top_p": target.top_p,
-        "timeout": target.settings.timeout,
-        "max_retries": target.settings.max_retries,
-        "http_client": async_http,
-    }
-    if target.settings.max_tokens is not None:
-        kwargs["max_tokens"] = target.settings.max_tokens
-    if target.settings.seed is not None:
-        kwargs["seed"] = target.settings.seed
-    kwargs.update(theirs)
+    kwargs = {**client_config(target), "http_client": async_http, **theirs}
     client: OpenAIChatCompletionClient = module.OpenAIChatCompletionClient(**kwargs)
     return client

@@ -10,7 +10,7 @@ Public API::
     EmbeddedServer(host="127.0.0.1", port=0, models_dir=None, *, allow_remote=False, preload=())
     serve(host="127.0.0.1", port=11434, models_dir=None, *, allow_remote=False, models=(), log=None)
     PACKAGED_MODELS      # Ollama name -> packaged GGUF source
-    default_models_dir() # $OLLAMA_INTEGRATIONS_MODELS_DIR or $XDG_CACHE_HOME/ollama-integrations/models
+    default_models_dir() # EmbeddedSettings.models_path(): models_dir, else <cache home>/ollama-integrations/models
 
 ``/api/version`` reports ``0.32.15``: the Ollama release whose wire protocol
 this server mirrors (chunk shapes, error bodies), not a real Ollama build.
@@ -55,11 +55,7 @@ __all__ = ["PACKAGED_MODELS", "EmbeddedServer", "PackagedModel", "default_models
 
 def __getattr__(name: str) -> Any:
     if name in ("EmbeddedServer", "serve"):
-        try:
-            from integrations.embedded import server
-        except ImportError as exc:  # starlette/uvicorn are part of the 'embedded' extra
-            from integrations.errors import MissingDependency
+        from integrations._deps import require
 
-            raise MissingDependency(exc.name or "starlette", "embedded") from exc
-        return getattr(server, name)
+        return getattr(require("integrations.embedded.server", "embedded"), name)
     raise AttributeError(f"module 'integrations.embedded' has no attribute {name!r}")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from integrations.embedded.settings import embedded_settings
+
 __all__ = [
     "DEFAULT_KEEP_ALIVE",
     "FOREVER",
@@ -90,7 +92,7 @@ def parse_go_duration(text: str) -> float:
 
 
 def _env_keep_alive() -> float:
-    raw = os.environ.get("OLLAMA_KEEP_ALIVE", "").strip()
+    raw = embedded_settings().keep_alive.strip()
     if not raw:
         return DEFAULT_KEEP_ALIVE
     try:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import codecs
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from integrations._deps import require
 from integrations.embedded.protocol import FOREVER, ApiError, Options
 from integrations.embedded.schemas import schema_to_gbnf
+from integrations.embedded.settings import embedded_settings
 from integrations.embedded.store import ModelRecord
-from integrations.errors import MissingDependency
 
 if TYPE_CHECKING:  # pragma: no cover
     from llama_cpp import Llama
@@ -44,11 +44,7 @@ DEFAULT_NUM_CTX = 4096
 
 def import_llama_cpp() -> Any:
     """Import llama_cpp or raise `MissingDependency` naming the extra."""
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise MissingDependency("llama_cpp", "embedded") from exc
-    return llama_cpp
+    return require("llama_cpp", "embedded")
 
 
 @dataclass
@@ -63,16 +59,8 @@ class GenerationResult:
 
 
 def default_threads() -> int:
-    """``$OLLAMA_INTEGRATIONS_THREADS``, else half the CPUs (roughly the physical cores).
-
-    Using every logical CPU is ~30% faster on an idle 2-CPU machine but many
-    times slower when anything else runs (llama.cpp's threads spin on barriers),
-    and tests always run a client next to the server.
-    """
-    env = os.environ.get("OLLAMA_INTEGRATIONS_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return max(1, (os.cpu_count() or 1) // 2)
+    """The configured threads per model, else half the CPUs (see `EmbeddedSettings.thread_count`)."""
+    return embedded_settings().thread_count()
 
 
 class LoadedModel:
