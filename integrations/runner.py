@@ -32,6 +32,7 @@ class Example:
     path: Path
     summary: str
     needs: str = "python"
+    embedded_model: str | None = None  # the model ``run --embedded`` uses for it, when it names one
 
 
 def examples_dir() -> Path:
@@ -50,7 +51,7 @@ def find_examples() -> dict[str, Example]:
         if path.name.startswith("_"):
             continue
         name = path.stem.replace("_", "-")
-        found[name] = Example(name, path, _summary(path))
+        found[name] = Example(name, path, _summary(path), embedded_model=_embedded_model(path))
     js = root / "js"
     for path in sorted(js.glob("*.mjs")) if js.is_dir() else []:
         name = f"js/{path.stem}"
@@ -61,6 +62,19 @@ def find_examples() -> dict[str, Example]:
 def _summary(path: Path) -> str:
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _embedded_model(path: Path) -> str | None:
+    """The string assigned to a top-level ``EMBEDDED_MODEL`` in the example, read without importing it."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "EMBEDDED_MODEL" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    return None
 
 
 def _js_summary(path: Path) -> str:
