@@ -593,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
+    if not hasattr(os, "fork"):
+        print("sandbox: model-written code can only be run on Linux or macOS", file=sys.stderr)
+        return 126
     subreaper = False
     if sys.platform.startswith("linux"):
         subreaper = _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
