@@ -265,7 +265,10 @@ def run(
     ] = False,
     max_turns: Annotated[int | None, typer.Option("--max-turns", min=1, help="Bound the agent conversation.")] = None,
 ) -> None:
-    """Run a bundled example; extra arguments go to the example (see 'run EXAMPLE --help')."""
+    """Run a bundled example; extra arguments go to the example (see 'run EXAMPLE --help').
+
+    Examples running model-written code say what confines it; where writes cannot be, they ask (--yes accepts).
+    """
     from integrations import runner
 
     if list_ or example is None:
