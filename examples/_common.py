@@ -78,7 +78,9 @@ def new_files(directory: Path, before: set[Path]) -> list[Path]:
 
 
 def snapshot(directory: Path) -> set[Path]:
-    return {p for p in directory.rglob("*") if p.is_file()}
+    """The files under ``directory``, without the sandbox's HOME and TMPDIR (caches, not outputs)."""
+    scratch = {".home", ".tmp"}
+    return {p for p in directory.rglob("*") if p.is_file() and p.relative_to(directory).parts[0] not in scratch}
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -216,3 +216,23 @@ def test_the_sandbox_module_is_framework_free() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+@linux_only
+def test_cancelling_an_async_block_kills_it_and_all_it_started(tmp_path: Path) -> None:
+    import asyncio
+
+    async def go() -> None:
+        task = asyncio.ensure_future(sandbox.run_block_async("STAY = True\n" + SPAWNER, "python", tmp_path, timeout=60))
+        pids = tmp_path / "pids.txt"
+        while not (pids.exists() and len(pids.read_text().split()) == 3):
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(go())
+    assert time.monotonic() - started < 20
+    pids = [int(p) for p in (tmp_path / "pids.txt").read_text().split()]
+    assert not [pid for pid in pids if alive(pid)]
