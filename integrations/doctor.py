@@ -142,7 +142,7 @@ def _model_checks(
                 f"{model} {capability}",
                 has or not wanted,
                 "yes" if has else "no" + ("" if wanted else " (not required)"),
-                None if has or not wanted else f"Choose a model with {capability} (e.g. qwen2.5, llama3.1).",
+                None if has or not wanted else _CHOOSE[capability],
             )
         )
     ctx = info.context_length
@@ -164,6 +164,13 @@ def _model_checks(
     if "tools" in requires and info.supports("tools"):
         found.append(_tool_probe_check(settings, host))
     return found
+
+
+_CHOOSE = {
+    "tools": "Choose a model with tools (e.g. qwen2.5, llama3.1).",
+    "vision": "Choose a model with vision (e.g. llava, gemma3, qwen2.5vl).",
+    "thinking": f"Choose a model with thinking (e.g. qwen3, deepseek-r1, gpt-oss), or unset {env_name('think')}.",
+}
 
 
 def _loaded_context_checks(
