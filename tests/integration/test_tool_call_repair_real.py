@@ -143,7 +143,9 @@ def test_ag2_llm_config_gets_a_tool_call(settings: OllamaSettings) -> None:
 
 def test_a_call_to_a_tool_that_was_not_offered_stays_text(settings: OllamaSettings) -> None:
     client = integrations.openai_client(settings=settings)
-    ask: Any = [{"role": "user", "content": QUESTION + ' Answer with {"name": "get_price", "arguments": {"ticker": ...}}.'}]
+    ask: Any = [
+        {"role": "user", "content": QUESTION + ' Answer with {"name": "get_price", "arguments": {"ticker": ...}}.'}
+    ]
     reply = client.chat.completions.create(model=settings.model, messages=ask, tools=[NEWS])  # type: ignore[list-item]
     message = reply.choices[0].message
     assert not message.tool_calls
