@@ -15,26 +15,29 @@ Public API::
 ``/api/version`` reports ``0.32.15``: the Ollama release whose wire protocol
 this server mirrors (chunk shapes, error bodies), not a real Ollama build.
 
-Tool-call policy (a deliberate test-double choice: a 135M model cannot decide
-reliably when to call a tool, so the decision is made by rule and the call is
-grammar-constrained so it always parses and matches the tool's schema):
+Tool calls, as Ollama makes them:
 
-* ``tool_choice: "none"`` -> plain text.
-* ``"required"`` or ``{"type": "function", "function": {"name": ...}}`` -> a forced call.
-* ``"auto"`` or absent (``/api/chat`` is always auto: Ollama ignores ``tool_choice``)
-  -> a tool call when the last message is not a tool result; after a tool result,
-  plain text.
-* The call is sampled under a llama.cpp grammar built from
-  ``{"name": <one of the tools>, "arguments": <that tool's JSON schema>}``
-  (one alternative per tool), so arguments respect types, enums and ``required``.
-  Unbounded strings are capped at 64 characters (longer caps make llama.cpp's
-  grammar sampler dramatically slower), and grammar-constrained output
-  (tool calls and JSON-schema formats) gets at least 512 tokens whatever
-  ``max_tokens``/``num_predict`` say, so it is never cut off mid-JSON.
-* For a call, the tools are listed in the system message; for a text answer they
-  are left out. Earlier assistant tool calls are rendered as a short prose note and
-  tool results as user turns when the chat template has no tool role, so the model
-  answers after a tool result instead of imitating another call.
+* **Models that decide** (their chat template has a tool-call tag, e.g. Qwen 2.5's
+  ``<tool_call>``): the tools are rendered by the model's own template, the model
+  answers freely, and a call is read out of its text only at that tag and only for
+  an offered tool. A bare JSON object without the tag stays text, as on a real
+  Ollama (the `integrations` clients repair it; see its transport).
+* **The test double** (``smollm2:135m``, whose template knows no tools and whose
+  135M parameters cannot decide reliably): a rule decides. ``"auto"`` or absent
+  -> a call when the last message is not a tool result, plain text after one. The
+  call is sampled under a llama.cpp grammar built from
+  ``{"name": <one of the tools>, "arguments": <that tool's JSON schema>}``, so it
+  always parses. Tests whose outcome this rule decides are plumbing tests.
+* For every model, ``tool_choice: "none"`` -> plain text; ``"required"`` or a named
+  function -> a grammar-constrained call. Grammar-constrained output (calls and
+  JSON-schema formats) gets at least 512 tokens whatever ``max_tokens`` says, and
+  unbounded strings in it are capped at 64 characters.
+
+The package is split along its seams: `wire` (JSON/NDJSON/SSE and error shapes),
+`bridge` (worker threads), `core` (the one generation path, emitting events),
+`planning` (prompts, grammars, tool policy), `native` and `openai_compat` (routes
+that only encode events), `guard` (Host and CORS checks), `server` (the app and
+how it runs), `store` and `runtime` (models on disk and in memory).
 
 ``import integrations.embedded`` does not import llama_cpp, starlette or uvicorn:
 `EmbeddedServer` and `serve` are loaded on first access and llama_cpp on the

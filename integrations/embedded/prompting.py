@@ -6,6 +6,7 @@ unit tested. The tool-call policy is described in `integrations.embedded`.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import string
@@ -20,14 +21,19 @@ __all__ = [
     "ChatMessage",
     "ToolSpec",
     "bounded_schema",
+    "check_images",
     "new_call_id",
     "normalize_messages",
     "parse_tool_call",
     "parse_tools",
     "render_for_template",
+    "structured_turns",
+    "template_tools",
     "tool_call_schema",
     "tool_mode",
 ]
+
+
 
 @dataclass
 class ChatMessage:
@@ -68,11 +74,28 @@ def _text_content(content: Any, where: str) -> str:
                         raise ApiError(
                             400, "image URLs are not currently supported, please use base64 encoded data instead"
                         )
+                    if isinstance(url, str) and url.startswith("data:"):
+                        check_images([url.partition(",")[2]], f"{where}.content image_url")
                 # other parts (audio, images as data) carry nothing this text-only model can use
             else:
                 raise ApiError(400, f"invalid message content type in {where}")
         return "".join(texts)
     raise ApiError(400, f"invalid message content type in {where}")
+
+
+def check_images(images: Any, where: str) -> None:
+    """Refuse ``images`` that are not a list of base64 strings, as Ollama does (it decodes them)."""
+    if images is None:
+        return
+    if not isinstance(images, list):
+        raise ApiError(400, f"{where} must be an array of base64-encoded images")
+    for k, image in enumerate(images):
+        if not isinstance(image, str):
+            raise ApiError(400, f"{where}[{k}] must be a base64-encoded string")
+        try:
+            base64.b64decode(image, validate=True)
+        except ValueError:
+            raise ApiError(400, f"{where}[{k}] is not valid base64: {image[:40]!r}") from None
 
 
 def normalize_messages(raw: Any, *, openai: bool) -> list[ChatMessage]:
@@ -91,8 +114,12 @@ def normalize_messages(raw: Any, *, openai: bool) -> list[ChatMessage]:
         role = role.lower()
         if role == "developer":
             role = "system"
+        check_images(m.get("images"), f"messages[{i}].images")
         calls: list[dict[str, Any]] = []
-        for j, call in enumerate(m.get("tool_calls") or []):
+        raw_calls = m.get("tool_calls") or []
+        if not isinstance(raw_calls, list):
+            raise ApiError(400, f"messages[{i}].tool_calls must be an array of calls, not {json.dumps(raw_calls)[:80]}")
+        for j, call in enumerate(raw_calls):
             fn = call.get("function") if isinstance(call, dict) else None
             if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                 raise ApiError(400, f"messages[{i}].tool_calls[{j}].function.name is required")
@@ -258,3 +285,34 @@ _ALPHABET = string.ascii_lowercase + string.digits
 def new_call_id() -> str:
     """``call_<8 chars>``, the id shape current Ollama servers use."""
     return "call_" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def structured_turns(messages: list[ChatMessage], default_system: str | None = None) -> list[dict[str, Any]]:
+    """Messages in the OpenAI shape a tool-aware chat template renders itself (calls, results, roles).
+
+    Tool-call arguments stay objects: templates serialise them (Qwen's ``| tojson``).
+    """
+    out: list[dict[str, Any]] = []
+    if default_system and not any(m.role == "system" for m in messages):
+        out.append({"role": "system", "content": default_system})
+    for m in messages:
+        turn: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            turn["tool_calls"] = [
+                {"id": c.get("id") or new_call_id(), "type": "function",
+                 "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in m.tool_calls
+            ]
+        if m.role == "tool":
+            if m.tool_call_id:
+                turn["tool_call_id"] = m.tool_call_id
+            if m.tool_name:
+                turn["name"] = m.tool_name
+        out.append(turn)
+    return out
+
+
+def template_tools(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    """Tools as chat templates expect them (OpenAI's function-tool shape)."""
+    return [{"type": "function", "function": {"name": t.name, "description": t.description,
+                                              "parameters": t.parameters}} for t in tools]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,7 +22,9 @@ from integrations._deps import require
 from integrations.embedded.protocol import FOREVER, ApiError, Options
 from integrations.embedded.schemas import schema_to_gbnf
 from integrations.embedded.settings import embedded_settings
+from integrations.embedded.slots import PromptCache
 from integrations.embedded.store import ModelRecord
+from integrations.embedded.toolcalls import template_tool_tag
 
 if TYPE_CHECKING:  # pragma: no cover
     from llama_cpp import Llama
@@ -56,6 +59,9 @@ class GenerationResult:
     prompt_eval_duration: int = 0
     eval_duration: int = 0
     tokens: list[int] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+    prompt_cached: int = 0
+    """Prompt tokens whose evaluation was reused from the prompt cache (not evaluated again)."""
 
 
 def default_threads() -> int:
@@ -63,10 +69,21 @@ def default_threads() -> int:
     return embedded_settings().thread_count()
 
 
+DEFAULT_CACHE_SLOTS = 8
+"""Conversations whose evaluated prompts stay cached per model (as many KV caches of the full context)."""
+
+
+def default_cache_slots() -> int:
+    """The configured prompt-cache slots (``OLLAMA_INTEGRATIONS_PROMPT_CACHE_SLOTS``), else `DEFAULT_CACHE_SLOTS`."""
+    slots = embedded_settings().prompt_cache_slots
+    return DEFAULT_CACHE_SLOTS if slots is None else slots
+
+
 class LoadedModel:
     """One model in memory: the chat llama, an optional embedding llama, one lock."""
 
-    def __init__(self, record: ModelRecord, llm: Llama, n_ctx: int, n_threads: int, load_seconds: float) -> None:
+    def __init__(self, record: ModelRecord, llm: Llama, n_ctx: int, n_threads: int, load_seconds: float,
+                 cache_slots: int = DEFAULT_CACHE_SLOTS) -> None:
         self.record = record
         self.llm = llm
         self.n_ctx = n_ctx
@@ -82,6 +99,8 @@ class LoadedModel:
         self.template = info.chat_template
         self._formatter: Any = None
         self.template_knows_tools = bool(self.template and "tool" in self.template)
+        self.tool_tag = template_tool_tag(self.template)
+        """The tag this model's template opens tool calls with; None: the model cannot decide on calls."""
         kv = info.metadata
         arch = info.architecture
         layers = int(kv.get(f"{arch}.block_count", 0) or 0)
@@ -90,6 +109,8 @@ class LoadedModel:
         embd = int(kv.get(f"{arch}.embedding_length", 0) or 0)
         kv_bytes = 2 * layers * n_ctx * (embd // max(heads, 1)) * kv_heads * 2
         self.size = record.model_path.stat().st_size + kv_bytes
+        self.kv_bytes = kv_bytes
+        self.cache = PromptCache(cache_slots * kv_bytes)
 
     def _token_text(self, token: int) -> str:
         if token < 0:
@@ -101,7 +122,7 @@ class LoadedModel:
 
     # -- prompts -------------------------------------------------------------
 
-    def render_chat(self, turns: list[dict[str, str]]) -> str:
+    def render_chat(self, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
         """The model's own chat template (GGUF ``tokenizer.chat_template``) applied to ``turns``."""
         if not self.template:
             parts = [f"{t['role']}: {t['content']}" for t in turns]
@@ -114,7 +135,7 @@ class LoadedModel:
                 add_generation_prompt=True,
             )
         try:
-            rendered = self._formatter(messages=turns)
+            rendered = self._formatter(messages=turns, tools=tools or None)
         except Exception as exc:  # jinja raises on conversations a template rejects
             raise ApiError(400, f"the model's chat template rejected the messages: {exc}") from None
         return str(rendered.prompt)
@@ -130,10 +151,15 @@ class LoadedModel:
         prompt_tokens: list[int],
         opts: Options,
         grammar: str | None,
-        emit: Callable[[str], None] | None,
+        emit: Callable[[str, list[dict[str, Any]]], None] | None,
         cancel: threading.Event | None = None,
+        logprobs: int | None = None,
     ) -> GenerationResult:
-        """Sample until EOG, a stop string, the token budget or ``cancel``; call ``emit`` per text piece."""
+        """Sample until EOG, a stop string, the token budget or ``cancel``; call ``emit`` per text piece.
+
+        With ``logprobs`` (the number of alternatives per token, 0 for none), each piece
+        comes with the log-probabilities of the tokens that produced it.
+        """
         import_llama_cpp()
         import llama_cpp
         from llama_cpp.llama_grammar import LlamaGrammar
@@ -156,11 +182,13 @@ class LoadedModel:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pieces: list[str] = []
         pending = ""
+        scored: list[dict[str, Any]] = []
         vocab = llm._model.vocab
         seed = opts.seed if opts.seed is not None and opts.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED
         start = time.perf_counter_ns()
         first_at = start
         with self.lock:
+            result.prompt_cached = min(self.cache.prepare(llm, prompt_tokens), max(len(prompt_tokens) - 1, 0))
             llm.set_seed(seed)
             compiled = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
             temp = opts.temperature
@@ -185,6 +213,8 @@ class LoadedModel:
                         break
                     result.eval_count += 1
                     result.tokens.append(token)
+                    if logprobs is not None:
+                        scored.append(self._logprob(token, logprobs))
                     text = decoder.decode(llm.detokenize([token]))
                     if text:
                         pending += text
@@ -205,8 +235,10 @@ class LoadedModel:
                             ready, pending = pending, ""
                         if ready:
                             pieces.append(ready)
+                            result.logprobs += scored
                             if emit is not None:
-                                emit(ready)
+                                emit(ready, scored)
+                            scored = []
                     if result.eval_count >= budget:
                         result.done_reason = "length"
                         break
@@ -220,13 +252,37 @@ class LoadedModel:
         tail = pending + decoder.decode(b"", final=True)
         if tail:
             pieces.append(tail)
+            result.logprobs += scored
             if emit is not None:
-                emit(tail)
+                emit(tail, scored)
         end = time.perf_counter_ns()
         result.text = "".join(pieces)
         result.prompt_eval_duration = max(first_at - start, 1)
         result.eval_duration = max(end - first_at, 1)
         return result
+
+    def _logprob(self, token: int, top: int) -> dict[str, Any]:
+        """The sampled token's log-probability under the model's logits, with the ``top`` likeliest."""
+        import llama_cpp
+        import numpy as np
+
+        n_vocab = self.llm.n_vocab()
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,))
+        peak = float(logits.max())
+        log_z = peak + float(np.log(np.exp(logits - peak).sum()))
+
+        def entry(tok: int) -> dict[str, Any]:
+            raw = self.llm.detokenize([tok])
+            return {"token": raw.decode("utf-8", errors="replace"), "logprob": float(logits[tok]) - log_z,
+                    "bytes": list(raw)}
+
+        out = entry(token)
+        if top > 0:
+            best = np.argpartition(-logits, top)[:top]
+            out["top_logprobs"] = [entry(int(t)) for t in sorted(best, key=lambda t: -logits[t])]
+        else:
+            out["top_logprobs"] = []
+        return out
 
     # -- embeddings ----------------------------------------------------------
 
@@ -268,7 +324,9 @@ class LoadedModel:
 class Runtime:
     """The set of loaded models, keyed by model name, with keep-alive expiry."""
 
-    def __init__(self) -> None:
+    def __init__(self, prompt_cache_slots: int | None = None) -> None:
+        """``prompt_cache_slots``: conversations kept evaluated per model (0: only the live one)."""
+        self.cache_slots = default_cache_slots() if prompt_cache_slots is None else max(0, prompt_cache_slots)
         self._models: dict[tuple[str, str, str, str], LoadedModel] = {}
         self._guard = threading.Lock()
         self._idle = threading.Condition(self._guard)  # notified when a model's active count drops
@@ -370,7 +428,7 @@ class Runtime:
             raise ApiError(500, f"llama runner process has terminated: failed to load {record.short}: {exc}") from None
         seconds = time.perf_counter() - started
         log.info("loaded %s (n_ctx=%d, threads=%d) in %.2fs", record.short, n_ctx, n_threads, seconds)
-        return LoadedModel(record, llm, n_ctx, n_threads, seconds)
+        return LoadedModel(record, llm, n_ctx, n_threads, seconds, self.cache_slots)
 
     def _unload_key(self, key: tuple[str, str, str, str], timeout: float | None = None) -> None:
         """Unload once no request uses the model (callers hold the key's load lock, so none can start)."""

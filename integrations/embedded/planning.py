@@ -1,0 +1,126 @@
+"""Planning: from a validated request to the tokens, grammar and tool policy of one generation.
+
+Plans are built on the worker thread with the loaded model (its chat template and
+tokenizer): rendering and tokenising a long prompt is CPU work.
+
+Tool calls follow one of two policies (see `integrations.embedded`):
+
+* **The model decides** when its chat template has a tool-call tag (Qwen's
+  ``<tool_call>``): tools are rendered by the template, the model answers freely,
+  and calls are read out of its text at that tag, as Ollama does.
+* **A rule decides** for models whose template knows no tool calls (``smollm2:135m``,
+  a test double): a call whenever tools are offered and the last message is not a
+  tool result, sampled under a grammar so it always parses.
+
+``tool_choice`` ``"required"`` or a named function forces a grammar-constrained call
+for every model; ``"none"`` leaves the tools out.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from integrations.embedded.core import Plan
+from integrations.embedded.prompting import (
+    ChatMessage,
+    ToolSpec,
+    bounded_schema,
+    render_for_template,
+    structured_turns,
+    template_tools,
+    tool_call_schema,
+    tool_mode,
+)
+from integrations.embedded.protocol import ApiError
+from integrations.embedded.runtime import LoadedModel
+from integrations.embedded.schemas import schema_to_gbnf
+
+__all__ = ["chat_plan", "format_schema", "prompt_plan"]
+
+
+def format_schema(fmt: Any) -> tuple[bool, dict[str, Any] | None]:
+    """Native ``format``: "" / None -> unconstrained, "json" -> any JSON, an object -> that schema."""
+    if fmt in (None, "", "null"):
+        return False, None
+    if fmt == "json":
+        return True, None
+    if isinstance(fmt, dict):
+        bounded_schema(fmt, "format")  # a schema the grammar cannot honour is refused before any model work
+        return True, fmt
+    if isinstance(fmt, str):
+        try:
+            parsed = json.loads(fmt)
+        except ValueError:
+            raise ApiError(400, f"invalid format: {fmt!r}; use \"json\" or a JSON schema") from None
+        if isinstance(parsed, dict):
+            return True, parsed
+    raise ApiError(400, "invalid format: use \"json\" or a JSON schema object")
+
+
+def _format_grammar(fmt: Any) -> tuple[str | None, bool]:
+    wants_json, schema = format_schema(fmt)
+    if not wants_json:
+        return None, False
+    return schema_to_gbnf(bounded_schema(schema) if schema else None), schema is not None
+
+
+def chat_plan(
+    messages: list[ChatMessage], tools: list[ToolSpec], tool_choice: Any, fmt: Any
+) -> Callable[[LoadedModel], Plan]:
+    """The plan of a chat turn; ``tool_choice`` is None natively (Ollama ignores it there)."""
+    format_schema(fmt)  # a malformed format is the client's error, reported before any model work
+
+    def plan(lm: LoadedModel) -> Plan:
+        mode, allowed = tool_mode(tools, tool_choice, messages)
+        decides = lm.tool_tag is not None
+        if decides and tools and tool_choice != "none":
+            prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))
+            if tool_choice in (None, "auto"):
+                grammar, constrained = _format_grammar(fmt)
+                return Plan(lm.tokenize(prompt), grammar, tools, tool_tag=lm.tool_tag, constrained=constrained)
+            return Plan(lm.tokenize(prompt), schema_to_gbnf(tool_call_schema(allowed)), allowed,
+                        forced=True, constrained=True)
+        if decides:
+            turns: list[dict[str, Any]] = structured_turns(messages, lm.record.system)
+        else:
+            shown = allowed if mode == "call" else []  # after a tool result, no call instructions: answer in prose
+            turns = list(render_for_template(messages, shown, template_knows_tools=lm.template_knows_tools,
+                                             default_system=lm.record.system))
+        tokens = lm.tokenize(lm.render_chat(turns))
+        if mode == "call" and not decides:
+            return Plan(tokens, schema_to_gbnf(tool_call_schema(allowed)), allowed, forced=True, constrained=True)
+        grammar, constrained = _format_grammar(fmt)
+        return Plan(tokens, grammar, constrained=constrained)
+
+    return plan
+
+
+def prompt_plan(
+    prompt: str, *, system: str | None, raw: bool = False, context: list[int] | None = None, fmt: Any = None
+) -> Callable[[LoadedModel], Plan]:
+    """The plan of ``/api/generate`` and ``/v1/completions``: one user turn (or the raw prompt)."""
+    format_schema(fmt)
+
+    def plan(lm: LoadedModel) -> Plan:
+        if raw:
+            text = prompt
+        else:
+            turns: list[dict[str, Any]] = []
+            sys_text = system or lm.record.system
+            if sys_text:
+                turns.append({"role": "system", "content": sys_text})
+            turns.append({"role": "user", "content": prompt})
+            text = lm.render_chat(turns)
+        tokens = lm.tokenize(text)
+        if context:
+            vocab = lm.llm.n_vocab()
+            if max(context) >= vocab:
+                raise ApiError(400, f"context holds token id {max(context)}, which is not in this model's "
+                                    f"vocabulary (ids 0 to {vocab - 1}); send the context this model returned")
+            tokens = list(context) + tokens
+        grammar, constrained = _format_grammar(fmt)
+        return Plan(tokens, grammar, constrained=constrained)
+
+    return plan
