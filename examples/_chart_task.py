@@ -24,17 +24,25 @@ from pathlib import Path
 import _common
 import _market
 
+from integrations import OllamaSettings
+
 TASK = "Plot a chart of NVDA and TESLA stock price change YTD."
 CHART = "nvda_tsla_ytd.png"
 DATA = "prices.csv"
 TOLERANCE = 0.5  # percentage points between a printed final change and the true one
 PREVIEW_ROWS = 3
 TAIL_LINES = 6  # traceback lines sent back to the model
+MAX_TOKENS = 1024  # a whole plotting program fits; a model that loops stops here instead of at the context end
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON = {"", "python", "py", "python3", "ipython"}
 _TICKER = re.compile(r"\b(NVDA|TSLA|TESLA)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w-])")
+
+
+def bounded(settings: OllamaSettings) -> OllamaSettings:
+    """``settings`` with a reply-length cap when none is set, so every turn ends in bounded time."""
+    return settings if settings.max_tokens else settings.merged(max_tokens=MAX_TOKENS)
 
 
 def stage_data(work_dir: Path, *, live: bool) -> _market.Prices:

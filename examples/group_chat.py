@@ -87,7 +87,7 @@ def run(
     result = Result(work_dir=work_dir, data_source=prices.source)
     before = _common.snapshot(work_dir)
 
-    config = llm_config(settings=settings)
+    config = llm_config(settings=_chart_task.bounded(settings))
     planner, critic = (AssistantAgent(name, llm_config=config, system_message=text) for name, text in ROLES.items())
     coder = AssistantAgent(
         "coder",

@@ -400,7 +400,7 @@ def code_assistant(settings: OllamaSettings, prices: _market.Prices, work_dir: P
 
     return AssistantAgent(
         "assistant",
-        llm_config=llm_config(settings=settings),
+        llm_config=llm_config(settings=_chart_task.bounded(settings)),
         system_message=_chart_task.brief(prices, work_dir),
         is_termination_msg=lambda message: False,  # AG2 asks the recipient too: only CodeTurns ends the chat
     )

@@ -163,7 +163,7 @@ async def run(
     result = Result(work_dir=work_dir, data_source=prices.source)
     before = _common.snapshot(work_dir)
 
-    client = client or model_client(settings=settings)
+    client = client or model_client(settings=_chart_task.bounded(settings))
     executor, runner, stop = executor_agent(
         work_dir, timeout=timeout, result=result, prices=prices, max_turns=max_turns
     )
