@@ -59,6 +59,7 @@ def stream_flag(body: dict[str, Any], default: bool) -> bool:
 
 
 MAX_TOP_LOGPROBS = 20
+BLOB_BUFFER = 1 << 20  # upload chunks are hashed and written off the event loop, a megabyte at a time
 
 
 def logprobs_request(body: dict[str, Any]) -> int | None:
@@ -197,9 +198,8 @@ class NativeApi:
         body = await read_json(request)
         model = model_name(body)
         base = body.get("from")
-        if body.get("files"):
-            raise ApiError(400, "creating models from uploaded files is not supported here; use 'from'")
-        if not base:
+        files = body.get("files")
+        if not base and not files:
             raise ApiError(400, "neither 'from' or 'files' was specified")
         if body.get("quantize"):
             raise ApiError(400, "quantize is not supported by the embedded server")
@@ -210,15 +210,38 @@ class NativeApi:
         system = body.get("system")
         if system is not None and not isinstance(system, str):
             raise ApiError(400, "system must be a string")
-        progress = self.store.create(model, base, body.get("parameters"), system)
+        progress = self.store.create(model, base, body.get("parameters"), system, files=files)
         return await self._progress(progress, stream_flag(body, True))
+
+    async def blob(self, request: Request) -> Response:
+        """HEAD: 200 or 404. POST: the body streams to a temporary file, hashed as it goes; only a match is kept."""
+        digest = request.path_params["digest"]
+        if request.method == "HEAD":
+            return Response(status_code=200 if self.store.has_blob(digest) else 404)
+        upload = self.store.begin_upload(digest)
+        try:
+            buffer = bytearray()
+            async for chunk in request.stream():
+                buffer += chunk
+                if len(buffer) >= BLOB_BUFFER:
+                    await in_thread(upload.write, bytes(buffer))
+                    buffer.clear()
+            if buffer:
+                await in_thread(upload.write, bytes(buffer))
+            created = await in_thread(upload.commit)
+        except BaseException:
+            upload.abort()
+            raise
+        return Response(status_code=201 if created else 200)
 
     async def delete(self, request: Request) -> Response:
         body = await read_json(request)
         model = model_name(body)
-        record = self.store.require(model)
-        await in_thread(self.runtime.unload, record)
-        await in_thread(self.store.delete, model)
+        record = self.store.resolve(model)  # None for a malformed manifest, which delete still removes
+        if record is not None:
+            await in_thread(self.runtime.unload, record)
+        if not await in_thread(self.store.delete, model):
+            raise ApiError(404, f"model '{model}' not found")
         return Response(status_code=200)
 
     async def copy(self, request: Request) -> Response:
@@ -229,10 +252,7 @@ class NativeApi:
                 parse_model_name(str(value) if value is not None else "")
             except ConfigError:
                 raise ApiError(400, f'{label} "{value}" is invalid') from None
-        record = self.store.require(str(src), f'model "{src}" not found')
-        target = self.store.manifest_path(parse_model_name(str(dst)))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(record.manifest_path.read_bytes())
+        await in_thread(self.store.copy, str(src), str(dst))
         return Response(status_code=200)
 
     async def ps(self, request: Request) -> Response:
@@ -427,6 +447,7 @@ def native_routes(api: NativeApi) -> list[Route]:
         Route("/api/create", n(api.create), methods=["POST"]),
         Route("/api/delete", n(api.delete), methods=["DELETE"]),
         Route("/api/copy", n(api.copy), methods=["POST"]),
+        Route("/api/blobs/{digest}", n(api.blob), methods=["HEAD", "POST"]),
         Route("/api/ps", n(api.ps), methods=["GET"]),
         Route("/api/generate", n(api.generate), methods=["POST"]),
         Route("/api/chat", n(api.chat), methods=["POST"]),
