@@ -33,6 +33,7 @@ __all__ = [
     "parse_go_duration",
     "parse_keep_alive",
     "parse_options",
+    "replace_lone_surrogates",
     "utc_now",
 ]
 
@@ -126,6 +127,21 @@ def parse_keep_alive(value: Any) -> float:
     if math.isnan(seconds):
         raise ApiError(400, "invalid keep_alive")
     return FOREVER if seconds < 0 else seconds
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(value: Any) -> Any:
+    """``value`` with unpaired UTF-16 surrogates (``"\\ud800"`` in JSON) replaced by U+FFFD, as Go's JSON decoder
+    does; Python keeps them, and they cannot be encoded as UTF-8 for the model or the response."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [replace_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {replace_lone_surrogates(k): replace_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def utc_now() -> str:

@@ -94,7 +94,7 @@ _QUANTIFIER = re.compile(r"(?<!\\)\{(\d*)(?:(,)(\d*))?\}")
 
 
 def _describe(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value)  # ASCII: a lone surrogate in a value must not break the error response
     return text if len(text) <= 80 else text[:77] + "..."
 
 

@@ -39,3 +39,14 @@ def test_num_thread_is_lowered_to_the_cpu_count() -> None:
     assert parse_options({"num_thread": 1000}).num_thread == max_threads()
     assert parse_options({"num_thread": 1}).num_thread == 1
     assert parse_options({}).num_thread is None
+
+
+def test_lone_surrogates_become_replacement_characters_as_in_go() -> None:
+    import json
+
+    from integrations.embedded.protocol import replace_lone_surrogates
+
+    body = json.loads('{"a\\ud800": ["x\\udfffy", "\\ud83d\\ude00", 5]}')
+    cleaned = replace_lone_surrogates(body)
+    assert cleaned == {"a\ufffd": ["x\ufffdy", "\U0001f600", 5]}
+    json.dumps(cleaned, ensure_ascii=False).encode("utf-8")  # encodable now
