@@ -56,6 +56,7 @@ class OllamaServerInfo:
     embedded: bool
     models_dir: Path | None = None
     server: Any = None  # the EmbeddedServer, when embedded
+    cache_dir: Path | None = None  # where catalogue models are kept between sessions, when embedded
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -85,7 +86,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"decider: needs a model that decides its own tool calls (the decider_model fixture, {DECIDER})"
     )
     # Read now: test fixtures may clear OLLAMA_INTEGRATIONS_* variables to isolate each test.
-    config.stash[_MODEL_KEY] = config.getoption("--ollama-model", default=None) or os.environ.get(MODEL_ENV) or MODEL
+    chosen = config.getoption("--ollama-model", default=None)
+    if not chosen:
+        from integrations.embedded.settings import embedded_settings
+
+        chosen = embedded_settings().test_model
+    config.stash[_MODEL_KEY] = chosen or MODEL
 
 
 _MODEL_KEY = pytest.StashKey[str]()
@@ -134,14 +140,15 @@ def ollama_server(
         require("integrations.embedded.server", "embedded")
     except MissingDependency as exc:
         _unavailable(request.config, f"the embedded Ollama server is unavailable: {exc}")
-    from integrations.embedded import EmbeddedServer
+    from integrations.embedded import EmbeddedServer, default_models_dir
 
     models_dir = tmp_path_factory.mktemp("ollama-models")
     _seed(request.config, models_dir, model)
     server = EmbeddedServer(models_dir=models_dir).start()
     try:
         _pull(server.url, model)
-        yield OllamaServerInfo(url=server.url, embedded=True, models_dir=models_dir, server=server)
+        yield OllamaServerInfo(url=server.url, embedded=True, models_dir=models_dir, server=server,
+                               cache_dir=default_models_dir())
     finally:
         server.stop()
 

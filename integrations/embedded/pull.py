@@ -19,7 +19,6 @@ import concurrent.futures
 import hashlib
 import importlib.metadata
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -87,9 +86,9 @@ def installed_part(part: CarrierPart) -> Path | None:
 
 def _hf_endpoint() -> str | None:
     """``$HF_ENDPOINT`` (a mirror) or huggingface.co; None under ``HF_HUB_OFFLINE=1``, as huggingface_hub does."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return None
-    return os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    from integrations.embedded.settings import embedded_settings
+
+    return embedded_settings().huggingface()
 
 
 @dataclass

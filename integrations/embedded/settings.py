@@ -70,6 +70,9 @@ class EmbeddedSettings(BaseSettings):
     hf_offline: str = Field(
         "", validation_alias="HF_HUB_OFFLINE", description="1, true, yes or on: never pull from Hugging Face."
     )
+    test_model: str | None = Field(
+        None, description="The model the pytest plugin's fixtures use instead of smollm2:135m (--ollama-model wins)."
+    )
 
     def __init__(self, **values: Any) -> None:
         try:

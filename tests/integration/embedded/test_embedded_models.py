@@ -155,5 +155,5 @@ def test_the_decider_model_is_served_beside_the_test_model(ollama_server, ollama
     names = [m.model for m in client.list().models]
     assert decider_model == "qwen2.5-coder:0.5b" and {decider_model, ollama_model} <= set(names)
     assert client.show(decider_model).capabilities == ["completion", "tools"]
-    cached = Store().require(decider_model).model_path  # kept in the machine's models dir for the next session
+    cached = Store(ollama_server.cache_dir).require(decider_model).model_path  # kept for the next session
     assert cached.stat().st_size == PACKAGED_MODELS[decider_model].size
