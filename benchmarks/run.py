@@ -47,6 +47,18 @@ def record(name: str, value: float, unit: str, baseline: float | None, target: s
     print(f"{'ok ' if met else 'MISS'} {name:<52} {value:>10.3f} {unit:<8} {base:<22} target {target}", flush=True)
 
 
+def merge_results(entries: list[dict[str, Any]], path: Path = HERE / "results.json") -> None:
+    """Write ``entries`` into the results file, replacing those of the same name and keeping the others.
+
+    Each benchmark script measures its own figures; none should drop another's.
+    """
+    old = json.loads(path.read_text()) if path.exists() else []
+    fresh = {entry["name"]: entry for entry in entries}
+    merged = [fresh.pop(entry["name"], entry) for entry in old] + list(fresh.values())
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    print(f"wrote {path.name}: {sum(e['met'] for e in entries)}/{len(entries)} targets met in this run")
+
+
 def _median_run(code: str, runs: int) -> float:
     times = []
     for _ in range(runs):
@@ -232,9 +244,7 @@ def main() -> int:
         bench_request_overhead(server.url, 40 if args.quick else 200)
         bench_concurrency(server.url, 8, 2 if args.quick else 4)
     bench_embedded(args.quick)
-    out = HERE / "results.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out.name}: {sum(r['met'] for r in results)}/{len(results)} targets met")
+    merge_results(results)
     return 0
 
 
