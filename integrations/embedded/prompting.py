@@ -203,7 +203,8 @@ def tool_call_schema(tools: list[ToolSpec]) -> dict[str, Any]:
             params["properties"] = {}
         alternatives.append({
             "type": "object",
-            "properties": {"name": {"const": t.name}, "arguments": bounded_schema(params, f"tools.{t.name}.parameters")},
+            "properties": {"name": {"const": t.name},
+                           "arguments": bounded_schema(params, f"tools.{t.name}.parameters")},
             "required": ["name", "arguments"],
             "additionalProperties": False,
         })

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from integrations.embedded.anthropic_api import anthropic_routes
+from integrations.embedded.connections import uvicorn_options
 from integrations.embedded.core import Core
 from integrations.embedded.guard import Guard, is_loopback
 from integrations.embedded.native import OLLAMA_VERSION, NativeApi, native_routes
@@ -152,7 +153,7 @@ class EmbeddedServer:
         self.port = sock.getsockname()[1]
         app = build_app(self.store, self.runtime, check_host=is_loopback(self.host))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2, timeout_keep_alive=5, limit_concurrency=1000)
+                                timeout_graceful_shutdown=2, limit_concurrency=1000, **uvicorn_options())
         self._server = uvicorn.Server(config)
         self.runtime.start()
         return self._server, sock, records

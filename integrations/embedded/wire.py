@@ -99,7 +99,8 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, f"json: cannot unmarshal {type(body).__name__} into a request object")
     if b"\\ud" in raw or b"\\uD" in raw:  # an escaped surrogate: Go's decoder turns lone ones into U+FFFD
-        body = replace_lone_surrogates(body)
+        cleaned: dict[str, Any] = replace_lone_surrogates(body)
+        return cleaned
     return body
 
 
