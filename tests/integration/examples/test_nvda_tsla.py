@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import _chart_task
 import _common
 import nvda_tsla
 import pytest
@@ -23,24 +24,25 @@ def test_tools_mode_saves_the_chart(tiny_settings: OllamaSettings, tmp_path: Pat
     assert result.chart in result.files and result.data_source == "sample"
     roles = [m.get("role") for m in result.messages]
     assert len(result.messages) >= 4 and "tool" in roles, roles
-    assert result.termination in {"text-reply", "TERMINATE"}
+    assert result.termination == "text-reply" and result.turns >= 2
     assert result.ok
 
 
-def test_code_mode_runs_the_model_code_in_the_work_dir(tiny_settings: OllamaSettings, tmp_path: Path) -> None:
-    # The tiny model's code is not expected to work; the plumbing is: data staged, code run there, bounded.
+def test_code_mode_runs_every_reply_with_code_then_stops(tiny_settings: OllamaSettings, tmp_path: Path) -> None:
+    # The tiny model's code is not expected to work; the flow is: data staged, each reply's code run, bounded.
     result = nvda_tsla.run(tiny_settings, work_dir=tmp_path, mode="code", max_turns=2, timeout=20, live_data=False)
 
     assert result.mode == "code" and result.executor == "local"
     assert (tmp_path / nvda_tsla.DATA).read_text().startswith("date,NVDA,TSLA,note")
-    assert len(result.messages) >= 2 and result.messages[0]["content"] == nvda_tsla.TASK
-    if result.termination == "max-turns":
-        assert len(result.messages) == 4, "two turns: task, reply, execution output or nudge, reply"
-    else:
-        assert result.termination == "TERMINATE"
-    assert len(result.exit_codes) <= 2
+    assert result.messages[0]["content"] == nvda_tsla.TASK
+    assert 1 <= result.turns <= 2 and result.openings in (1, 2)
+    replies = [m["content"] for m in result.messages if m.get("name") == "assistant"]
+    with_code = [r for r in replies if _chart_task.python_blocks(str(r))]
+    assert len(result.exit_codes) == len(with_code), "every reply that carried code was run"
+    assert result.termination in {"chart-written", "max-turns", "no-code"}
+    assert result.ok == (result.termination == "chart-written")
     if result.code_blocks:
-        assert list(tmp_path.glob("tmp_code_*")), "executed code is saved and run in the work dir"
+        assert list(tmp_path.glob("code_*.py")), "executed code is saved and run in the work dir"
 
 
 def test_main_prints_where_the_chart_is(
@@ -52,3 +54,23 @@ def test_main_prints_where_the_chart_is(
     out = capsys.readouterr().out
     assert code == 0, out
     assert str(tmp_path / nvda_tsla.CHART) in out and "mode tools" in out
+
+
+@pytest.mark.decider
+@pytest.mark.timeout(1200)
+def test_code_mode_with_a_small_coder_model_writes_the_chart(
+    ollama_settings: OllamaSettings, decider_model: str, tmp_path: Path
+) -> None:
+    """The announcement's flow with a real coder model: the model writes the script, the proxy runs it.
+
+    Not every seed succeeds (see benchmarks/agents.py for the rate); seed 1 did when this was written,
+    so a failure here means the flow got worse, and the output says how the run ended.
+    """
+    settings = ollama_settings.merged(model=decider_model, seed=1)
+
+    result = nvda_tsla.run(settings, work_dir=tmp_path, mode="auto", max_turns=6, timeout=60, live_data=False)
+
+    assert result.mode == "code", "auto picks code mode for a coder model"
+    assert result.ok, (result.termination, result.exit_codes, result.verdict, result.messages[-2:])
+    assert result.verdict is not None and result.verdict.quantity == "since-start"
+    assert result.chart == tmp_path / nvda_tsla.CHART
