@@ -163,10 +163,21 @@ def judge(work_dir: Path, output: str, prices: _market.Prices) -> Verdict:
 
 
 def _traceback_tail(output: str) -> str:
+    """The error line, and the program's own line that raised it (not a library's), else the last lines."""
     lines = [line for line in output.strip().splitlines() if line.strip()]
-    if "Traceback" in output:
-        start = max(i for i, line in enumerate(lines) if "Traceback" in line)
-        lines = lines[start + 1 :]
+    if "Traceback" not in output:
+        return "\n".join(lines[-TAIL_LINES:])
+    start = max(i for i, line in enumerate(lines) if "Traceback" in line)
+    lines = lines[start + 1 :]
+    own = [
+        i
+        for i, line in enumerate(lines)
+        if line.strip().startswith('File "') and "site-packages" not in line and "/lib/python" not in line
+    ]
+    error = [line for line in lines if not line.startswith(" ")][-2:]  # the exception, maybe a chained note
+    if own:
+        frame = lines[own[-1] : own[-1] + 2]
+        return "\n".join([*frame, *(e for e in error if e not in frame)][-TAIL_LINES:])
     return "\n".join(lines[-TAIL_LINES:])
 
 
@@ -188,6 +199,11 @@ def hint(output: str, exit_code: int, timeout: int) -> str:
         return f"Only these are installed: {installed_libraries()}, and the standard library."
     if "FileNotFoundError" in last:
         return f"The data file is {DATA} in the current directory."
+    if "same first dimension" in last:
+        return (
+            "x and y have different lengths: compute one change per row, change = (close / first close - 1) * 100, "
+            "so there are as many values as dates."
+        )
     if "SyntaxError" in last or "IndentationError" in last:
         return "Send the whole program again, complete and valid, in one ```python block."
     return "Fix the error and send the whole corrected program in one ```python block."

@@ -88,3 +88,17 @@ def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _mar
     text = _chart_task.feedback("NVDA 0.1\nTSLA 0.2", 0, verdict, timeout=60)
     assert "not the percent change since the first row" in text and "pct_change" in text
     assert _common.is_png(tmp_path / _chart_task.CHART)
+
+
+def test_the_programs_own_line_is_shown_not_the_librarys(tmp_path: Path, staged: _market.Prices) -> None:
+    output = (
+        "Traceback (most recent call last):\n"
+        f'  File "{tmp_path}/code_ab.py", line 12, in <module>\n'
+        "    plt.plot(dates, change)\n"
+        '  File "/venv/lib/python3.11/site-packages/matplotlib/axes/_base.py", line 509, in _plot_args\n'
+        '    raise ValueError(f"x and y must have same first dimension, but "\n'
+        "ValueError: x and y must have same first dimension, but have shapes (233,) and (232,)"
+    )
+    text = _chart_task.feedback(output, 1, _chart_task.judge(tmp_path, output, staged), timeout=60)
+    assert "plt.plot(dates, change)" in text and "_base.py" not in text
+    assert "(close / first close - 1) * 100" in text, "different lengths come from day-over-day differences"
