@@ -24,6 +24,13 @@ def test_doctor_all_green(ollama_settings: OllamaSettings) -> None:
     assert "FAIL" not in result.output
 
 
+def test_doctor_tools_probes_how_calls_come_back(ollama_settings: OllamaSettings) -> None:
+    result = runner.invoke(app, ["doctor", "--host", _host(ollama_settings), "--model", "smollm2:135m", "--tools"])
+    assert result.exit_code == 0, result.output
+    assert "smollm2:135m tool calls" in result.output and "structured" in result.output
+    assert "smollm2:135m thinking" in result.output
+
+
 def test_doctor_missing_model_numbers_the_fix(ollama_settings: OllamaSettings) -> None:
     result = runner.invoke(app, ["doctor", "--host", _host(ollama_settings), "--model", "codellama"])
     assert result.exit_code == 1
@@ -57,6 +64,7 @@ def test_warm_reports_time(ollama_settings: OllamaSettings) -> None:
     result = runner.invoke(app, ["warm", "smollm2:135m", "--host", _host(ollama_settings)])
     assert result.exit_code == 0, result.output
     assert "loaded smollm2:135m" in result.output and " s" in result.output
+    assert "context" in result.output and "tokens" in result.output
 
 
 def test_config_checked_against_the_server(ollama_settings: OllamaSettings) -> None:
