@@ -75,10 +75,17 @@ def silent_listener() -> Iterator[str]:
     sock.close()
 
 
-def test_a_hung_server_hits_the_read_timeout(silent_listener: str) -> None:
+def test_a_hung_server_fails_a_check_within_the_check_timeout(silent_listener: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(OllamaUnreachable, match="accepted the connection and did not answer within 0.5 s"):
+        checks.server_info(settings=settings_for(silent_listener, check_timeout=0.5))
+    assert time.perf_counter() - started < 3
+
+
+def test_a_hung_server_hits_the_read_timeout_when_generating(silent_listener: str) -> None:
     started = time.perf_counter()
     with pytest.raises(OllamaServerError, match="read timeout"):
-        checks.server_info(settings=settings_for(silent_listener, timeout=0.5))
+        checks.warm_model("m", settings=settings_for(silent_listener, timeout=0.5))
     assert time.perf_counter() - started < 3
 
 
