@@ -1,0 +1,151 @@
+"""Tool decisions of the catalogue's coder models on the embedded server: does the model call when it should?
+
+    python benchmarks/tool_decisions.py [--models qwen2.5-coder:0.5b qwen2.5-coder:1.5b] [--no-write]
+
+A fixed set of 24 prompts, 12 that need one of two offered tools and 12 that must be
+answered in text, ``tool_choice`` left to the model, temperature 0. The embedded
+server reads calls the way Ollama does (only inside the template's ``<tool_call>``
+tag), so the raw OpenAI SDK sees what it would see from Ollama. Each answer is then
+classified twice: as the raw SDK receives it (the baseline: what a user gets
+without this package) and as the factories' clients receive it (the transport turns
+a call written as bare or fenced JSON naming an offered tool into a real call; the
+same function is applied here to the same answer, so both columns come from one
+generation). Outcomes are counted, not passes:
+
+* ``call`` — the right tool with the right argument, where a call was needed;
+* ``wrong-call`` — a call to the wrong tool or with a wrong argument;
+* ``text`` — text where a call was needed;
+* ``answer`` — text where no call was needed;
+* ``needless-call`` — a call where none was needed.
+
+Accuracy is (call + answer) / prompts. Entries merge into ``benchmarks/results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from integrations._toolcalls import parse_text_calls  # noqa: E402
+
+TOOLS = [
+    {"type": "function", "function": {
+        "name": "get_price", "description": "The latest stock price for a ticker symbol.",
+        "parameters": {"type": "object", "properties": {"ticker": {"type": "string", "description": "e.g. NVDA"}},
+                       "required": ["ticker"]}}},
+    {"type": "function", "function": {
+        "name": "get_weather", "description": "The current weather in a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
+]
+
+# (prompt, expected tool or None, a word the argument must contain)
+PROMPTS: list[tuple[str, str | None, str]] = [
+    ("What is NVDA trading at right now?", "get_price", "NVDA"),
+    ("Get me the current price of TSLA.", "get_price", "TSLA"),
+    ("How much does one AAPL share cost today?", "get_price", "AAPL"),
+    ("Look up the stock price of MSFT.", "get_price", "MSFT"),
+    ("I need Amazon's (AMZN) share price.", "get_price", "AMZN"),
+    ("Check the latest quote for GOOG.", "get_price", "GOOG"),
+    ("What's the weather like in Paris right now?", "get_weather", "Paris"),
+    ("Is it raining in London at the moment?", "get_weather", "London"),
+    ("Tell me the current weather in Tokyo.", "get_weather", "Tokyo"),
+    ("How hot is it in Madrid today?", "get_weather", "Madrid"),
+    ("Give me the weather for Berlin.", "get_weather", "Berlin"),
+    ("Should I take an umbrella in Seattle today? Check the weather.", "get_weather", "Seattle"),
+    ("What is 2 + 3?", None, ""),
+    ("Name a primary colour.", None, ""),
+    ("Say hello in French.", None, ""),
+    ("Write a Python function that reverses a string.", None, ""),
+    ("What does HTTP stand for?", None, ""),
+    ("Explain in one sentence what a stock ticker is.", None, ""),
+    ("What is the capital of Italy?", None, ""),
+    ("Translate 'good morning' into Spanish.", None, ""),
+    ("How many days are there in a leap year?", None, ""),
+    ("What is the plural of 'mouse'?", None, ""),
+    ("Sort these numbers: 5, 2, 9, 1.", None, ""),
+    ("Who wrote 'Romeo and Juliet'?", None, ""),
+]
+OFFERED = {"get_price", "get_weather"}
+
+
+def classify(calls: list[tuple[str, str]], expected: str | None, word: str) -> str:
+    if expected is None:
+        return "needless-call" if calls else "answer"
+    if not calls:
+        return "text"
+    name, arguments = calls[0]
+    return "call" if name == expected and word.lower() in arguments.lower() else "wrong-call"
+
+
+def run_model(url: str, model: str) -> tuple[Counter[str], Counter[str], float]:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key="ollama", timeout=600)
+    raw: Counter[str] = Counter()
+    repaired: Counter[str] = Counter()
+    seconds = []
+    for prompt, expected, word in PROMPTS:
+        started = time.perf_counter()
+        message = client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": prompt}], tools=TOOLS,  # type: ignore[arg-type]
+            temperature=0, max_tokens=160,
+        ).choices[0].message
+        seconds.append(time.perf_counter() - started)
+        structured = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
+        raw_outcome = classify(structured, expected, word)
+        text_calls = parse_text_calls(message.content or "", OFFERED) if not structured else None
+        fixed = structured or [(c["function"]["name"], c["function"]["arguments"]) for c in text_calls or []]
+        fixed_outcome = classify(fixed, expected, word)
+        raw[raw_outcome] += 1
+        repaired[fixed_outcome] += 1
+        print(f"  {model:<20} {raw_outcome:>13} -> {fixed_outcome:<13} {seconds[-1]:5.1f}s  {prompt[:50]}",
+              flush=True)
+    return raw, repaired, sorted(seconds)[len(seconds) // 2]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=["qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"])
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+
+    from integrations.embedded import EmbeddedServer, default_models_dir
+
+    entries: list[dict[str, Any]] = []
+    with EmbeddedServer(models_dir=default_models_dir(), preload=args.models) as server:
+        for model in args.models:
+            raw, repaired, median = run_model(server.url, model)
+            n = len(PROMPTS)
+            for label, counts in (("raw OpenAI SDK", raw), ("factory clients", repaired)):
+                accuracy = (counts["call"] + counts["answer"]) / n
+                print(f"{model} {label}: accuracy {accuracy:.0%} of {n}; " + ", ".join(
+                    f"{k} {counts[k]}" for k in ("call", "wrong-call", "text", "answer", "needless-call")))
+            base = (raw["call"] + raw["answer"]) / n
+            ours = (repaired["call"] + repaired["answer"]) / n
+            target = 0.9 if model.endswith("1.5b") else None
+            entries.append({
+                "name": f"tool decisions {model}: accuracy, factory clients (baseline raw SDK)",
+                "value": round(ours, 3), "unit": "share", "baseline": round(base, 3),
+                "target": ">= 0.9" if target else "reported", "met": ours >= target if target else True,
+                "outcomes": dict(repaired), "baseline_outcomes": dict(raw), "prompts": n,
+                "median_seconds": round(median, 2),
+            })
+    if not args.no_write:
+        path = HERE / "results.json"
+        existing = json.loads(path.read_text()) if path.exists() else []
+        names = {e["name"] for e in entries}
+        merged = [e for e in existing if e["name"] not in names] + entries
+        path.write_text(json.dumps(merged, indent=2) + "\n")
+        print(f"wrote {len(entries)} entries to {path}")
+
+
+if __name__ == "__main__":
+    main()
