@@ -16,7 +16,9 @@ generation). Outcomes are counted, not passes:
 * ``wrong-call`` — a call to the wrong tool or with a wrong argument;
 * ``text`` — text where a call was needed;
 * ``answer`` — text where no call was needed;
-* ``needless-call`` — a call where none was needed.
+* ``needless-call`` — a call where none was needed;
+* ``invented-call`` — text that is a call to a tool nobody offered (``{"name": "say_hello", ...}``):
+  text, but not an answer.
 
 Accuracy is (call + answer) / prompts. Entries merge into ``benchmarks/results.json``.
 """
@@ -76,9 +78,23 @@ PROMPTS: list[tuple[str, str | None, str]] = [
 OFFERED = {"get_price", "get_weather"}
 
 
-def classify(calls: list[tuple[str, str]], expected: str | None, word: str) -> str:
+def _invented(text: str) -> bool:
+    """The text is a call-shaped JSON object (bare or fenced), whatever tool it names."""
+    body = text.strip()
+    if body.startswith("```"):
+        body = body.strip("`").partition("\n")[2]
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and "name" in obj and ("arguments" in obj or "parameters" in obj)
+
+
+def classify(calls: list[tuple[str, str]], expected: str | None, word: str, text: str) -> str:
     if expected is None:
-        return "needless-call" if calls else "answer"
+        if calls:
+            return "needless-call"
+        return "invented-call" if _invented(text) else "answer"
     if not calls:
         return "text"
     name, arguments = calls[0]
@@ -100,10 +116,10 @@ def run_model(url: str, model: str) -> tuple[Counter[str], Counter[str], float]:
         ).choices[0].message
         seconds.append(time.perf_counter() - started)
         structured = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]
-        raw_outcome = classify(structured, expected, word)
+        raw_outcome = classify(structured, expected, word, message.content or "")
         text_calls = parse_text_calls(message.content or "", OFFERED) if not structured else None
         fixed = structured or [(c["function"]["name"], c["function"]["arguments"]) for c in text_calls or []]
-        fixed_outcome = classify(fixed, expected, word)
+        fixed_outcome = classify(fixed, expected, word, "" if fixed else message.content or "")
         raw[raw_outcome] += 1
         repaired[fixed_outcome] += 1
         print(f"  {model:<20} {raw_outcome:>13} -> {fixed_outcome:<13} {seconds[-1]:5.1f}s  {prompt[:50]}",
@@ -126,8 +142,9 @@ def main() -> None:
             n = len(PROMPTS)
             for label, counts in (("raw OpenAI SDK", raw), ("factory clients", repaired)):
                 accuracy = (counts["call"] + counts["answer"]) / n
-                print(f"{model} {label}: accuracy {accuracy:.0%} of {n}; " + ", ".join(
-                    f"{k} {counts[k]}" for k in ("call", "wrong-call", "text", "answer", "needless-call")))
+                kinds = ("call", "wrong-call", "text", "answer", "needless-call", "invented-call")
+                tally = ", ".join(f"{k} {counts[k]}" for k in kinds)
+                print(f"{model} {label}: accuracy {accuracy:.0%} of {n}; {tally}")
             base = (raw["call"] + raw["answer"]) / n
             ours = (repaired["call"] + repaired["answer"]) / n
             target = 0.9 if model.endswith("1.5b") else None
