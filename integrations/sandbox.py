@@ -203,7 +203,7 @@ class Confinement:
 
 
 def confinement() -> Confinement:
-    """Probe the kernel once for what `run_block` can enforce."""
+    """Probe the kernel for what `run_block` can enforce here."""
     linux = sys.platform.startswith("linux")
     return Confinement(landlock_abi=landlock_abi(), process_tree=linux and Path("/proc/self/stat").exists())
 
