@@ -354,10 +354,6 @@ def run(
                 return True
             return False
 
-        def count_turn(recipient: Any, messages: Any, sender: Any, config: Any) -> tuple[bool, None]:
-            result.turns += 1
-            return False, None
-
         user_proxy = UserProxyAgent(
             "user_proxy",
             human_input_mode="NEVER",
@@ -366,7 +362,6 @@ def run(
             is_termination_msg=finished,
             default_auto_reply="Call plot_price_change to save the chart.",
         )
-        user_proxy.register_reply([AssistantAgent, None], count_turn, position=0)
         assistant = AssistantAgent(
             "assistant", llm_config=llm_config(settings=settings, requires=("tools",)), system_message=TOOLS_SYSTEM
         )
@@ -377,6 +372,9 @@ def run(
         chat = user_proxy.initiate_chat(assistant, message=task, max_turns=max_turns)
         result.messages = list(chat.chat_history)
         result.openings = 1
+        result.turns = sum(1 for m in result.messages if m.get("name") == "assistant")
+        if result.ok and result.termination == "max-turns":
+            result.termination = "chart-written"  # the turn bound came right after the model's last reply
     result.files = _common.new_files(work_dir, before)
     return result
 
