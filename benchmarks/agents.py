@@ -1,0 +1,315 @@
+"""Success rate of the chart examples with real small models, beside the announcement's example as published.
+
+    python benchmarks/agents.py                                   # everything: slow (hours on 2 cores)
+    python benchmarks/agents.py --seeds 3 --examples nvda_tsla --models qwen2.5-coder:0.5b --modes code
+
+For each example x model x mode, runs seeds 1..N on the embedded server (models pulled on
+first use) and reports the share of runs that met the example's success criterion (a valid
+PNG chart of the change since the first close), the median wall time and the median number
+of model replies. The baseline, measured in the same run on the same model, is Ollama's
+announcement example exactly as published: a hand-written ``config_list``, AG2's default
+prompts, ``code_execution_config={"work_dir": "coding", "use_docker": False}``, and a user
+who presses Enter at every prompt (``exit`` after the same number of turns). It has no data
+file, so it counts any valid PNG it writes as a success.
+
+Entries are merged into ``benchmarks/results.json`` by name (other entries are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "examples"))
+
+from integrations import OllamaSettings, ensure_model  # noqa: E402
+
+MODELS = ("smollm2:135m", "qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b")
+EXAMPLES = ("nvda_tsla", "nvda_tsla_agentchat", "group_chat")
+MODES = ("code", "tools")
+MODES_OF = {"nvda_tsla": ("code", "tools"), "nvda_tsla_agentchat": ("code",), "group_chat": ("code",)}
+BASELINE = "announcement"
+RESULTS = HERE / "results.json"
+PREFIX = "agents: "
+# The issue's targets: success share per (example, mode, model); anything else is informative.
+TARGETS: dict[tuple[str, str, str], float] = {
+    ("nvda_tsla", "code", "qwen2.5-coder:1.5b"): 0.9,
+    ("nvda_tsla_agentchat", "code", "qwen2.5-coder:1.5b"): 0.8,
+    ("group_chat", "code", "qwen2.5-coder:1.5b"): 0.8,
+    ("nvda_tsla", "code", "qwen2.5-coder:0.5b"): 0.6,
+    ("nvda_tsla_agentchat", "code", "qwen2.5-coder:0.5b"): 0.6,
+    ("group_chat", "code", "qwen2.5-coder:0.5b"): 0.6,
+    ("nvda_tsla", "tools", "qwen2.5-coder:1.5b"): 0.9,
+}
+
+
+@dataclass
+class Run:
+    """One seed's outcome."""
+
+    ok: bool
+    chart: bool
+    seconds: float
+    turns: int
+    ending: str  # how it ended: chart-written, max-turns, no-code, error: ...
+
+
+@dataclass
+class Cell:
+    example: str
+    mode: str
+    model: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def share(self) -> float:
+        return sum(r.ok for r in self.runs) / len(self.runs) if self.runs else 0.0
+
+    @property
+    def chart_share(self) -> float:
+        return sum(r.chart for r in self.runs) / len(self.runs) if self.runs else 0.0
+
+    def median(self, attribute: str) -> float:
+        return statistics.median(getattr(r, attribute) for r in self.runs) if self.runs else 0.0
+
+    def endings(self) -> str:
+        return ", ".join(f"{k} {v}" for k, v in Counter(r.ending for r in self.runs).most_common())
+
+
+@contextlib.contextmanager
+def inside(directory: Path) -> Iterator[None]:
+    before = Path.cwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def run_ours(example: str, mode: str, settings: OllamaSettings, work_dir: Path, max_turns: int, timeout: int) -> Run:
+    import _chart_task
+
+    started = time.monotonic()
+    if example == "nvda_tsla":
+        import nvda_tsla
+
+        result: Any = nvda_tsla.run(
+            settings,
+            work_dir=work_dir,
+            mode=mode,
+            max_turns=max_turns,
+            timeout=timeout,
+            live_data=False,  # type: ignore[arg-type]
+        )
+    elif example == "nvda_tsla_agentchat":
+        import nvda_tsla_agentchat
+
+        result = asyncio.run(
+            nvda_tsla_agentchat.run(settings, work_dir=work_dir, max_turns=max_turns, timeout=timeout, live_data=False)
+        )
+    else:
+        import group_chat
+
+        result = group_chat.run(settings, work_dir=work_dir, max_turns=max_turns, timeout=timeout, live_data=False)
+    seconds = time.monotonic() - started
+    chart = _chart_task.judge(work_dir, "", _load_sample()).chart
+    return Run(ok=result.ok, chart=chart, seconds=seconds, turns=result.turns, ending=result.termination)
+
+
+def _load_sample() -> Any:
+    import _market
+
+    return _market.load_sample()
+
+
+def run_announcement(model: str, base_url: str, work_dir: Path, max_turns: int) -> Run:
+    """Ollama's published AG2 example, verbatim but for the model name and the server URL."""
+    from autogen import AssistantAgent, UserProxyAgent
+
+    started = time.monotonic()
+    with inside(work_dir):
+        config_list = [
+            {
+                "model": model,
+                "base_url": base_url,
+                "api_key": "ollama",
+            }
+        ]
+        assistant = AssistantAgent("assistant", llm_config={"config_list": config_list})
+        user_proxy = UserProxyAgent("user_proxy", code_execution_config={"work_dir": "coding", "use_docker": False})
+        presses = iter([""] * (max_turns - 1))
+        user_proxy.get_human_input = lambda prompt: next(presses, "exit")  # type: ignore[method-assign]
+        user_proxy.initiate_chat(assistant, message="Plot a chart of NVDA and TESLA stock price change YTD.")
+    seconds = time.monotonic() - started
+    import _common
+
+    pngs = [p for p in work_dir.rglob("*.png") if _common.is_png(p)]
+    turns = sum(
+        1 for m in user_proxy.chat_messages[assistant] if m.get("role") == "user"
+    )  # the assistant's, seen by the proxy
+    ending = "chart-written" if pngs else "no-chart"
+    return Run(ok=bool(pngs), chart=bool(pngs), seconds=seconds, turns=turns, ending=ending)
+
+
+def measure(args: argparse.Namespace, url: str, on_run: Callable[[Cell, int, Run], None]) -> list[Cell]:
+    cells: list[Cell] = []
+    for model in args.models:
+        settings = OllamaSettings(host=url, model=model, temperature=args.temperature)
+        ensure_model(model, pull=True, settings=settings)
+        plan = [(e, m) for e in args.examples if e != BASELINE for m in MODES_OF[e] if m in args.modes]
+        if BASELINE in args.examples and "code" in args.modes:
+            plan.append((BASELINE, "code"))
+        for example, mode in plan:
+            cell = Cell(example, mode, model)
+            cells.append(cell)
+            for seed in range(1, args.seeds + 1):
+                with tempfile.TemporaryDirectory(prefix=f"bench-{example}-") as tmp:
+                    work_dir = Path(tmp)
+                    try:
+                        if example == BASELINE:
+                            outcome = run_announcement(model, f"{url}/v1", work_dir, args.max_turns)
+                        else:
+                            outcome = run_ours(
+                                example, mode, settings.merged(seed=seed), work_dir, args.max_turns, args.timeout
+                            )
+                    except Exception as exc:  # a crash is a failed run, reported with its reason
+                        traceback.print_exc(file=sys.stderr)
+                        outcome = Run(False, False, 0.0, 0, f"error: {type(exc).__name__}")
+                cell.runs.append(outcome)
+                on_run(cell, seed, outcome)
+    return cells
+
+
+def entries(cells: list[Cell]) -> list[dict[str, Any]]:
+    """results.json entries: success share with the announcement's share on the same model as baseline."""
+    baseline = {c.model: c.share for c in cells if c.example == BASELINE}
+    out: list[dict[str, Any]] = []
+    for c in cells:
+        key = f"{PREFIX}{c.example} {c.mode} {c.model} ({len(c.runs)} seeds)"
+        target = TARGETS.get((c.example, c.mode, c.model))
+        base = baseline.get(c.model) if c.example != BASELINE and c.mode == "code" else None
+        out.append(
+            {
+                "name": f"{key}: success",
+                "value": round(c.share, 4),
+                "unit": "share",
+                "baseline": base,
+                "target": f">= {target:g}" if target is not None else "informative",
+                "met": c.share >= target if target is not None else True,
+            }
+        )
+        for label, value, unit in (
+            ("chart written", c.chart_share, "share"),
+            ("median wall time", c.median("seconds"), "s"),
+            ("median turns", c.median("turns"), "turns"),
+        ):
+            out.append(
+                {
+                    "name": f"{key}: {label}",
+                    "value": round(value, 4),
+                    "unit": unit,
+                    "baseline": None,
+                    "target": "informative",
+                    "met": True,
+                }
+            )
+    return out
+
+
+def merge(new: list[dict[str, Any]], path: Path = RESULTS) -> None:
+    """Replace entries with the same names, keep every other entry."""
+    old: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    names = {e["name"] for e in new}
+    path.write_text(json.dumps([e for e in old if e["name"] not in names] + new, indent=2) + "\n", encoding="utf-8")
+
+
+def table(cells: list[Cell]) -> str:
+    baseline = {c.model: c for c in cells if c.example == BASELINE}
+    lines = [
+        "| example | mode | model | success | announcement as published | median s | median turns | endings |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        if c.example == BASELINE:
+            continue
+        b = baseline.get(c.model)
+        base = f"{sum(r.ok for r in b.runs)}/{len(b.runs)}" if b and c.mode == "code" else "-"
+        target = TARGETS.get((c.example, c.mode, c.model))
+        mark = "" if target is None else (" (target met)" if c.share >= target else f" (target {target:.0%} missed)")
+        lines.append(
+            f"| {c.example} | {c.mode} | {c.model} | {sum(r.ok for r in c.runs)}/{len(c.runs)}{mark} | {base} | "
+            f"{c.median('seconds'):.0f} | {c.median('turns'):g} | {c.endings()} |"
+        )
+    for b in baseline.values():
+        lines.append(
+            f"| announcement | code | {b.model} | {sum(r.ok for r in b.runs)}/{len(b.runs)} | - | "
+            f"{b.median('seconds'):.0f} | {b.median('turns'):g} | {b.endings()} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--seeds", type=int, default=10, help="seeds 1..N per cell (default: 10)")
+    p.add_argument(
+        "--examples", default=",".join((*EXAMPLES, BASELINE)), help="comma-separated; 'announcement' is the baseline"
+    )
+    p.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    p.add_argument("--modes", default=",".join(MODES), help="comma-separated: code, tools")
+    p.add_argument("--max-turns", type=int, default=6, help="model replies per run (default: 6)")
+    p.add_argument("--timeout", type=int, default=60, help="seconds before a generated program is killed")
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model's)")
+    p.add_argument("--host", help="use this Ollama server instead of starting the embedded one")
+    p.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    args = p.parse_args(argv)
+    for name in ("examples", "models", "modes"):
+        setattr(args, name, [x.strip() for x in getattr(args, name).split(",") if x.strip()])
+    unknown = set(args.examples) - {*EXAMPLES, BASELINE}
+    if unknown:
+        p.error(f"unknown example(s) {sorted(unknown)}; choose from {', '.join((*EXAMPLES, BASELINE))}")
+
+    def on_run(cell: Cell, seed: int, run: Run) -> None:
+        print(
+            f"{cell.example:<20} {cell.mode:<5} {cell.model:<20} seed {seed:>2}: "
+            f"{'ok  ' if run.ok else 'FAIL'} chart={run.chart!s:<5} {run.seconds:6.1f}s turns={run.turns} {run.ending}",
+            flush=True,
+        )
+
+    if args.host:
+        cells = measure(args, args.host.rstrip("/"), on_run)
+    else:
+        from integrations.embedded import EmbeddedServer
+
+        server = EmbeddedServer().start()
+        try:
+            cells = measure(args, server.url, on_run)
+        finally:
+            server.stop()
+    print()
+    print(table(cells))
+    if not args.no_write:
+        merge(entries(cells))
+        print(f"\nwrote {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
