@@ -344,7 +344,7 @@ def bench_rss(models_dir: str, conversations: int, tokens: int) -> None:
     finally:
         server.close()
     limit = loaded + budget
-    record("prompt cache: peak RSS with the cache full", peak, "MiB", round(loaded, 1),
+    record(f"prompt cache: peak RSS after {conversations} conversations", peak, "MiB", round(loaded, 1),
            f"<= loaded + budget ({limit:.0f} MiB)", peak <= limit)
     record("prompt cache: largest cache size in /api/ps", largest, "MiB", round(budget, 1), "<= budget",
            largest <= budget)
