@@ -14,13 +14,16 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from integrations._target import resolve
+from integrations._target import Target, resolve
 from integrations.errors import ConfigError
 from integrations.settings import OllamaSettings, env_name
 
 __all__ = ["FORMATS", "MASK", "js_environment", "render_config", "write_private"]
 
-FORMATS = ("autogen", "autogen-native", "agentchat", "langchain", "env", "json")
+FORMATS = (
+    "autogen", "autogen-native", "agentchat", "langchain", "crewai", "pydantic-ai", "agent-framework", "anthropic",
+    "env", "json",
+)
 """What `render_config` renders, in the order ``--help`` lists them."""
 MASK = "**********"
 PLACEHOLDER_KEY = "ollama"
@@ -68,12 +71,47 @@ def render_config(format: str, settings: OllamaSettings, *, check: bool = False,
     if format == "agentchat":
         config = _masked(agentchat.client_config(target), real, shown)
         return _dump({"provider": "autogen_ext.models.openai.OpenAIChatCompletionClient", "config": config})
+    if format == "crewai":
+        return _dump(_crewai(target, shown))
+    if format in _FRAMEWORK_ENV:
+        return "\n".join(f"{name}={value}" for name, value in _FRAMEWORK_ENV[format](target, shown).items())
     if format == "env":
         return "\n".join(f"{name}={value}" for name, value in _env_lines(settings, show_secrets).items())
     values = settings.model_dump(mode="json")
     values["api_key"] = shown
     values["hosts"] = [{"url": host.url, "base_url": host.base_url} for host in settings.hosts]
     return _dump(values)
+
+
+def _crewai(target: Target, key: str) -> dict[str, Any]:
+    """``LLM(**llm)`` and ``Crew(embedder=embedder)``: CrewAI's own Ollama route, and embeddings that stay local."""
+    llm = {"model": target.model, "provider": "ollama", "base_url": target.base_url, "api_key": key,
+           "temperature": target.temperature, "top_p": target.top_p, "timeout": target.settings.timeout}
+    if target.settings.max_tokens is not None:
+        llm["max_tokens"] = target.settings.max_tokens
+    embedder = {"provider": "ollama",
+                "config": {"model_name": target.requested_model, "url": f"{target.hosts[0].url}/api/embeddings"}}
+    return {"llm": llm, "embedder": embedder}
+
+
+def _pydantic_ai_env(target: Target, key: str) -> dict[str, str]:
+    """What Pydantic AI's ``OllamaProvider`` reads, and the model string ``Agent("ollama:...")`` takes."""
+    return {"OLLAMA_BASE_URL": target.base_url, "OLLAMA_API_KEY": key, "PYDANTIC_AI_MODEL": f"ollama:{target.model}"}
+
+
+def _agent_framework_env(target: Target, key: str) -> dict[str, str]:
+    """What Agent Framework's ``OllamaChatClient`` reads (``OLLAMA_`` prefix)."""
+    return {"OLLAMA_HOST": target.hosts[0].url, "OLLAMA_MODEL_ID": target.requested_model}
+
+
+def _anthropic_env(target: Target, key: str) -> dict[str, str]:
+    """What the Anthropic SDKs and Claude Code read, pointed at Ollama's ``/v1/messages``."""
+    return {"ANTHROPIC_BASE_URL": target.hosts[0].url, "ANTHROPIC_API_KEY": key, "ANTHROPIC_AUTH_TOKEN": key,
+            "ANTHROPIC_MODEL": target.model}
+
+
+_FRAMEWORK_ENV = {"pydantic-ai": _pydantic_ai_env, "agent-framework": _agent_framework_env,
+                  "anthropic": _anthropic_env}
 
 
 def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:

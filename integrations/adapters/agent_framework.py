@@ -49,7 +49,7 @@ def _defaulting_client(
     import ollama
 
     class DefaultingAsyncClient(ollama.AsyncClient):
-        async def chat(self, *args: Any, **call: Any) -> Any:  # type: ignore[override]
+        async def chat(self, *args: Any, **call: Any) -> Any:
             given = call.get("options")
             given = dict(given) if isinstance(given, dict) else dict(given or {})
             call["options"] = {**options, **{k: v for k, v in given.items() if v is not None}}

@@ -10,7 +10,7 @@ from integrations._target import http_clients, prepare
 from integrations.settings import OllamaSettings
 
 if TYPE_CHECKING:
-    from crewai import LLM
+    from crewai.llms.base_llm import BaseLLM
 
 __all__ = ["embedder", "llm"]
 
@@ -23,8 +23,8 @@ def llm(
     pull: bool | None = None,
     requires: Iterable[str] = (),
     **overrides: Any,
-) -> LLM:
-    """A ``crewai.LLM`` on CrewAI's own Ollama provider (no LiteLLM), its OpenAI clients on our transport.
+) -> BaseLLM:
+    """What ``crewai.LLM`` builds for CrewAI's own Ollama provider (no LiteLLM), its OpenAI clients on our transport.
 
     ``provider="ollama"`` with an explicit ``base_url`` and ``api_key``, so neither
     ``OLLAMA_HOST`` nor ``OPENAI_API_KEY`` is read behind the settings' back.
@@ -47,7 +47,7 @@ def llm(
         "seed": target.settings.seed,
     }
     kwargs.update(theirs)
-    built: LLM = module.LLM(**{k: v for k, v in kwargs.items() if v is not None})
+    built: BaseLLM = module.LLM(**{k: v for k, v in kwargs.items() if v is not None})
     # CrewAI builds plain OpenAI clients; ours carry the transport (defaults, derived model, tool-call repair).
     sync_http, async_http = http_clients(target)
     common = {"base_url": target.base_url, "api_key": target.api_key, "timeout": target.timeout(),

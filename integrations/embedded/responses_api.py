@@ -316,9 +316,9 @@ async def _events(shape: _Shape, events: AsyncIterator[Text | Calls | Done]) -> 
         else:
             for pending in close_message():
                 yield pending
-            status = _status(event)
-            kind = "response.completed" if status == "completed" else "response.incomplete"
-            yield frame(kind, {"response": shape.response(status, output, event)})
+            # Always ``response.completed``, as Ollama sends it (the OpenAI SDK's stream helper requires
+            # that event); a reply cut by ``max_output_tokens`` says so in its status and incomplete_details.
+            yield frame("response.completed", {"response": shape.response(_status(event), output, event)})
 
 
 def responses_routes(core: Core) -> list[Route]:
