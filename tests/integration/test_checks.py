@@ -92,6 +92,14 @@ def test_derived_context_model_is_created_once_and_used(ollama_settings: OllamaS
 
 
 def test_checked_factories_read_the_models_own_sampling_defaults(ollama_settings: OllamaSettings) -> None:
-    entries: list[dict[str, Any]] = integrations.config_list(settings=ollama_settings)
-    assert entries[0]["model"] == "smollm2:135m"
-    assert isinstance(entries[0]["temperature"], float)
+    # A model whose Modelfile sets its own sampling, as many library models do.
+    name = "smollm2-sampling:test"
+    checks.client(settings=ollama_settings).create(
+        model=name, from_=ollama_settings.model, parameters={"temperature": 0.3, "top_p": 0.5}
+    )
+    entries: list[dict[str, Any]] = integrations.config_list(name, settings=ollama_settings)
+    assert entries[0]["model"] == name
+    assert (entries[0]["temperature"], entries[0]["top_p"]) == (0.3, 0.5)
+    # Unchecked, nothing was asked: Ollama's runner defaults are sent instead.
+    unchecked = integrations.config_list(name, settings=ollama_settings, check=False)
+    assert (unchecked[0]["temperature"], unchecked[0]["top_p"]) == (0.8, 0.9)

@@ -101,6 +101,20 @@ def test_ag2_two_agent_chat(ollama_settings: OllamaSettings, tmp_path: Path) -> 
     assert len(result.chat_history) >= 3
 
 
+def test_ag2_native_client_chats_through_native_config_list(ollama_settings: OllamaSettings) -> None:
+    """The ``api_type: "ollama"`` entries run AG2's own Ollama client, which needs the autogen extra's ``ollama`` part."""
+    from autogen import AssistantAgent
+
+    entries = integrations.native_config_list(settings=ollama_settings.merged(max_tokens=16))
+    assistant = AssistantAgent("assistant", llm_config={"config_list": entries, "cache_seed": None})
+    reply = assistant.generate_reply(messages=ASK)
+    assert [type(c).__name__ for c in assistant.client._clients] == ["OllamaClient"]
+    text = reply if isinstance(reply, str) else (reply or {}).get("content")
+    assert isinstance(text, str) and text.strip()
+    usage = assistant.client.total_usage_summary or {}
+    assert any(isinstance(v, dict) and v.get("completion_tokens", 0) > 0 for v in usage.values()), usage
+
+
 def test_ag2_fails_over_to_the_second_host(ollama_settings: OllamaSettings) -> None:
     from autogen import AssistantAgent
 
@@ -115,4 +129,5 @@ def test_ag2_fails_over_to_the_second_host(ollama_settings: OllamaSettings) -> N
 def test_capability_check_against_the_real_model(ollama_settings: OllamaSettings) -> None:
     with pytest.raises(integrations.CapabilityMissing, match="vision"):
         integrations.model_client(settings=ollama_settings, requires=("vision",))
-    assert integrations.model_client(settings=ollama_settings, requires=("tools",)) is not None
+    client = integrations.model_client(settings=ollama_settings, requires=("tools",))
+    assert client.model_info["function_calling"] is True  # read from the server's capabilities

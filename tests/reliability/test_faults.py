@@ -1,4 +1,4 @@
-"""The native-API checks against faults a real server cannot be made to produce on demand."""
+"""The library against faults a real server cannot be made to produce on demand (refusals, hangs, 5xx, cut streams)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+import integrations
 from integrations import checks
 from integrations.errors import (
     CapabilityMissing,
@@ -228,3 +230,19 @@ def test_num_ctx_above_the_model_maximum_is_a_config_error(stub: Stub) -> None:
 
     with pytest.raises(ConfigError, match="8192"):
         integrations.openai_client("llama3", settings=settings_for(stub.url, num_ctx=65536))
+
+
+def test_chat_stream_cut_mid_response_is_an_error_not_a_short_answer(stub: Stub) -> None:
+    frame = (
+        b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m",'
+        b'"choices":[{"index":0,"delta":{"content":"part"},"finish_reason":null}]}\n\n'
+    )
+    stub.route("POST", "/v1/chat/completions", Reply(lines=[frame, frame, frame], cut_after=2, content_type="text/event-stream"))
+    client = integrations.openai_client("m", settings=OllamaSettings(host=stub.url, max_retries=0), check=False)
+    received: list[str] = []
+    # The OpenAI SDK lets the transport error through once a stream has started.
+    stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+    with pytest.raises(httpx.RemoteProtocolError, match="incomplete") as caught:
+        received.extend(chunk.choices[0].delta.content or "" for chunk in stream)
+    assert received == ["part", "part"]
+    assert "peer closed" in str(caught.value)

@@ -147,19 +147,20 @@ def test_real_frameworks_accept_what_the_factories_build() -> None:
 
     assistant = autogen.AssistantAgent("assistant", llm_config=integrations.llm_config("codellama", check=False))
     assert assistant.llm_config["config_list"][0]["model"] == "codellama"
-    agent = agentchat.AssistantAgent("assistant", model_client=integrations.model_client("qwen2.5", check=False))
-    assert agent.name == "assistant"
-    chain = (
-        prompts.ChatPromptTemplate.from_template("{q}")
-        | integrations.chat_openai("x", check=False)
-        | parsers.StrOutputParser()
-    )
-    assert chain is not None and len(chain.steps) == 3
+    client = integrations.model_client("qwen2.5", check=False)
+    agent = agentchat.AssistantAgent("assistant", model_client=client)
+    assert agent._model_client is client
+    llm = integrations.chat_openai("x", check=False)
+    chain = prompts.ChatPromptTemplate.from_template("{q}") | llm | parsers.StrOutputParser()
+    assert chain.steps[1] is llm
 
 
 def test_unchecked_requires_refuses_what_a_known_family_lacks() -> None:
     with pytest.raises(integrations.CapabilityMissing, match=r"'codellama'.*tools"):
         integrations.model_client("codellama", check=False, requires=("tools",))
-    assert integrations.model_client("qwen2.5", check=False, requires=("tools",)) is not None
-    # An unknown family is not refused on a guess; a checked factory asks the server.
-    assert integrations.model_client("someone/custom", check=False, requires=("tools",)) is not None
+    known = integrations.model_client("qwen2.5", check=False, requires=("tools",))
+    assert known.model_info["function_calling"] is True
+    # An unknown family is not refused on a guess (a checked factory asks the server): it is built, and
+    # claims no tool calling it cannot vouch for.
+    unknown = integrations.model_client("someone/custom", check=False, requires=("tools",))
+    assert unknown.model_info["function_calling"] is False

@@ -14,6 +14,7 @@ from integrations import OllamaSettings
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.plumbing
 def test_tools_mode_saves_the_chart(tiny_settings: OllamaSettings, tmp_path: Path) -> None:
     result = nvda_tsla.run(tiny_settings, work_dir=tmp_path, mode="auto", max_turns=3, live_data=False)
 
@@ -45,6 +46,7 @@ def test_code_mode_runs_every_reply_with_code_then_stops(tiny_settings: OllamaSe
         assert list(tmp_path.glob("code_*.py")), "executed code is saved and run in the work dir"
 
 
+@pytest.mark.plumbing
 def test_main_prints_where_the_chart_is(
     ollama_settings: OllamaSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

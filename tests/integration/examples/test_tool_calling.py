@@ -13,6 +13,7 @@ from integrations import OllamaSettings
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.plumbing
 def test_each_question_is_answered_after_a_function_call(ollama_settings: OllamaSettings, tmp_path: Path) -> None:
     settings = ollama_settings.merged(max_tokens=128, seed=1)
 

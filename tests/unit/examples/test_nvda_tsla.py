@@ -123,11 +123,14 @@ def test_sample_data_is_labelled_synthetic_and_starts_in_january() -> None:
     assert header[0] == "date,NVDA,TSLA,note" and "SYNTHETIC" in header[1]
 
 
-def test_offline_prices_fall_back_to_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
-    prices = _market.load_prices(["TSLA"], live=True)  # no yfinance/network here, or the real thing
-    if prices.is_sample:
-        assert "SYNTHETIC sample" in capsys.readouterr().out
-    assert list(prices.closes) == ["TSLA"]
+def test_offline_prices_fall_back_to_the_sample(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_market, "network_answers", lambda *args, **kwargs: False)  # offline, whatever the machine
+    prices = _market.load_prices(["TSLA"], live=True)
+    assert prices.is_sample and list(prices.closes) == ["TSLA"]
+    printed = capsys.readouterr().out
+    assert "live prices unavailable" in printed and "SYNTHETIC sample" in printed
 
 
 def test_tool_writes_png_only_inside_the_work_dir(tmp_path: Path) -> None:
@@ -136,7 +139,7 @@ def test_tool_writes_png_only_inside_the_work_dir(tmp_path: Path) -> None:
 
     answer = plot(["NVDA", "TSLA"], "../../escape.svg")
 
-    assert result.chart == tmp_path / "escape.png" and nvda_tsla.is_tiny("smollm2")
+    assert result.chart == tmp_path / "escape.png"
     assert result.chart.read_bytes()[:8] == _common.PNG_SIGNATURE
     assert "SYNTHETIC" in answer and not (tmp_path.parent.parent / "escape.svg").exists()
 
