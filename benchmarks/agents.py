@@ -112,10 +112,10 @@ def run_ours(example: str, mode: str, settings: OllamaSettings, work_dir: Path, 
         result: Any = nvda_tsla.run(
             settings,
             work_dir=work_dir,
-            mode=mode,
+            mode=mode,  # type: ignore[arg-type]  # "code" or "tools", checked by MODES_OF
             max_turns=max_turns,
             timeout=timeout,
-            live_data=False,  # type: ignore[arg-type]
+            live_data=False,
         )
     elif example == "nvda_tsla_agentchat":
         import nvda_tsla_agentchat
@@ -154,7 +154,7 @@ def run_announcement(model: str, base_url: str, work_dir: Path, max_turns: int) 
         assistant = AssistantAgent("assistant", llm_config={"config_list": config_list})
         user_proxy = UserProxyAgent("user_proxy", code_execution_config={"work_dir": "coding", "use_docker": False})
         presses = iter([""] * (max_turns - 1))
-        user_proxy.get_human_input = lambda prompt: next(presses, "exit")  # type: ignore[method-assign]
+        user_proxy.get_human_input = lambda prompt, **kwargs: next(presses, "exit")  # type: ignore[method-assign]
         user_proxy.initiate_chat(assistant, message="Plot a chart of NVDA and TESLA stock price change YTD.")
     seconds = time.monotonic() - started
     import _common
