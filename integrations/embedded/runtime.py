@@ -11,7 +11,6 @@ from __future__ import annotations
 import codecs
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -189,6 +188,10 @@ class LoadedModel:
         first_at = start
         with self.lock:
             result.prompt_cached = min(self.cache.prepare(llm, prompt_tokens), max(len(prompt_tokens) - 1, 0))
+            if not self._read_prompt(prompt_tokens, result.prompt_cached, cancel):
+                result.done_reason = "stop"  # the client went away while the prompt was read
+                result.prompt_eval_duration = max(time.perf_counter_ns() - start, 1)
+                return result
             llm.set_seed(seed)
             compiled = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
             temp = opts.temperature
@@ -260,6 +263,25 @@ class LoadedModel:
         result.prompt_eval_duration = max(first_at - start, 1)
         result.eval_duration = max(end - first_at, 1)
         return result
+
+    def _read_prompt(self, tokens: list[int], cached: int, cancel: threading.Event | None) -> bool:
+        """Evaluate all but the last prompt token batch by batch, stopping early when ``cancel`` is set.
+
+        llama.cpp reads a prompt in one uninterruptible call; read here in batches, a
+        long prompt whose client left frees the model within one batch. Generation then
+        finds this prefix evaluated and reads only the last token. False: cancelled.
+        """
+        llm = self.llm
+        if cancel is None:
+            return True
+        llm.n_tokens = min(int(llm.n_tokens), cached)
+        end = len(tokens) - 1
+        step = max(1, int(llm.n_batch))
+        for at in range(cached, end, step):
+            if cancel.is_set():
+                return False
+            llm.eval(tokens[at:min(end, at + step)])
+        return not cancel.is_set()
 
     def _logprob(self, token: int, top: int) -> dict[str, Any]:
         """The sampled token's log-probability under the model's logits, with the ``top`` likeliest."""
