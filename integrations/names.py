@@ -18,9 +18,9 @@ DEFAULT_HOST = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
 DEFAULT_TAG = "latest"
 
-_HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}$")
-_NAMESPACE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,79}$")
-_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}$")
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")
+_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def parse_model_name(name: str) -> ModelName:
         raise _invalid(raw, "too many '/' (expected [host/][namespace/]model[:tag])")
     checks = ((host, _HOST, "host"), (namespace, _NAMESPACE, "namespace"), (last, _PART, "model"), (tag, _PART, "tag"))
     for value, pattern, what in checks:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             reason = "is empty" if not value else "has characters Ollama does not allow"
             raise _invalid(raw, f"its {what} part {value!r} {reason}")
     return ModelName(host, namespace, last, tag)

@@ -25,7 +25,7 @@ def test_tools_mode_saves_the_chart(tiny_settings: OllamaSettings, tmp_path: Pat
     assert result.chart in result.files and result.data_source == "sample"
     roles = [m.get("role") for m in result.messages]
     assert len(result.messages) >= 4 and "tool" in roles, roles
-    assert result.termination == "text-reply" and result.turns >= 2
+    assert result.termination == "text-reply" and result.turns >= 1
     assert result.ok
 
 
@@ -56,23 +56,3 @@ def test_main_prints_where_the_chart_is(
     out = capsys.readouterr().out
     assert code == 0, out
     assert str(tmp_path / nvda_tsla.CHART) in out and "mode tools" in out
-
-
-@pytest.mark.decider
-@pytest.mark.timeout(1200)
-def test_code_mode_with_a_small_coder_model_writes_the_chart(
-    ollama_settings: OllamaSettings, decider_model: str, tmp_path: Path
-) -> None:
-    """The announcement's flow with a real coder model: the model writes the script, the proxy runs it.
-
-    Not every seed succeeds (see benchmarks/agents.py for the rate); seed 1 did when this was written,
-    so a failure here means the flow got worse, and the output says how the run ended.
-    """
-    settings = ollama_settings.merged(model=decider_model, seed=1)
-
-    result = nvda_tsla.run(settings, work_dir=tmp_path, mode="auto", max_turns=6, timeout=60, live_data=False)
-
-    assert result.mode == "code", "auto picks code mode for a coder model"
-    assert result.ok, (result.termination, result.exit_codes, result.verdict, result.messages[-2:])
-    assert result.verdict is not None and result.verdict.quantity == "since-start"
-    assert result.chart == tmp_path / nvda_tsla.CHART
