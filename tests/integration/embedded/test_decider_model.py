@@ -1,0 +1,71 @@
+"""A model that decides (qwen2.5-coder:0.5b) through the embedded server: structured output and forced calls.
+
+Whether it calls a tool under ``"auto"`` is its own choice (see benchmarks/tool_decisions.py for how
+often it chooses well, and tests/integration/test_tool_call_repair_real.py for what the clients do
+with a call written as text); what the server guarantees is checked here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from openai import OpenAI
+
+pytestmark = pytest.mark.decider
+
+TOOLS = [{"type": "function", "function": {
+    "name": "get_price", "description": "The latest stock price for a ticker symbol.",
+    "parameters": {"type": "object", "properties": {"ticker": {"type": "string", "enum": ["NVDA", "TSLA"]}},
+                   "required": ["ticker"]}}}]
+
+
+@pytest.fixture
+def client(ollama_server: Any) -> OpenAI:
+    return OpenAI(base_url=f"{ollama_server.url}/v1", api_key="ollama", timeout=300)
+
+
+def test_structured_output_follows_the_schema(client: OpenAI, decider_model: str) -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 40},
+                                               "population_millions": {"type": "number"},
+                                               "landmarks": {"type": "array", "items": {"type": "string"},
+                                                             "minItems": 1, "maxItems": 3}},
+              "required": ["city", "population_millions", "landmarks"], "additionalProperties": False}
+    reply = client.chat.completions.create(
+        model=decider_model, temperature=0, max_tokens=200,
+        messages=[{"role": "user", "content": "Describe Paris as JSON."}],
+        response_format={"type": "json_schema", "json_schema": {"name": "city", "schema": schema}},
+    )
+    answer = json.loads(reply.choices[0].message.content or "")
+    assert set(answer) == {"city", "population_millions", "landmarks"}
+    assert isinstance(answer["city"], str) and len(answer["city"]) <= 40
+    assert isinstance(answer["population_millions"], (int, float))
+    assert 1 <= len(answer["landmarks"]) <= 3 and all(isinstance(x, str) for x in answer["landmarks"])
+
+
+def test_a_required_call_is_a_structured_call_rendered_through_the_models_own_template(
+    client: OpenAI, decider_model: str
+) -> None:
+    reply = client.chat.completions.create(
+        model=decider_model, temperature=0, max_tokens=64, tools=TOOLS, tool_choice="required",  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": "What is Tesla trading at?"}],
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls or []
+    assert call.function.name == "get_price"
+    assert json.loads(call.function.arguments)["ticker"] in ("NVDA", "TSLA")
+
+
+def test_after_a_tool_result_the_model_answers_from_it(client: OpenAI, decider_model: str) -> None:
+    """The result goes back in the template's own tool role; the model's answer uses it."""
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "What is NVDA trading at?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "get_price", "arguments": json.dumps({"ticker": "NVDA"})}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "NVDA: 123.45 USD"},
+    ]
+    reply = client.chat.completions.create(model=decider_model, temperature=0, max_tokens=60, tools=TOOLS,  # type: ignore[arg-type]
+                                           messages=messages)  # type: ignore[arg-type]
+    assert "123.45" in (reply.choices[0].message.content or "")
