@@ -23,9 +23,8 @@ def test_run_nvda_tsla_embedded(ollama_server: Any, tmp_path: Path) -> None:
     env = {**os.environ, "OLLAMA_INTEGRATIONS_MODELS_DIR": str(tmp_path / "models")}
     env.pop("OLLAMA_HOST", None)
     done = subprocess.run(
-        # The fast path: the README's command without --model runs qwen2.5-coder:1.5b in code mode, which
-        # pulls 1.1 GB and succeeds on most seeds, not all (benchmarks/agents.py measures it).
-        [*args, "run", "nvda-tsla", "--embedded", "--model", "smollm2:135m"],
+        # The README's main-job command, verbatim.
+        [*args, "run", "nvda-tsla", "--embedded"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
