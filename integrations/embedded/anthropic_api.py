@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +24,7 @@ from integrations.embedded.planning import chat_plan
 from integrations.embedded.prompting import normalize_messages, parse_tools
 from integrations.embedded.protocol import ApiError, parse_keep_alive, parse_options
 from integrations.embedded.toolcalls import ToolCall
-from integrations.embedded.wire import JSONResponse, read_json, sse_events
+from integrations.embedded.wire import JSONResponse, guarded, read_json, sse_events
 
 __all__ = ["anthropic_error_body", "anthropic_routes", "messages_request"]
 
@@ -41,19 +41,6 @@ def anthropic_error_body(status: int, message: str) -> dict[str, Any]:
     """Anthropic's error object: ``{"type": "error", "error": {"type", "message"}}``."""
     return {"type": "error", "error": {"type": _ERROR_TYPES.get(status, "api_error"), "message": message},
             "request_id": "req_" + secrets.token_hex(12)}
-
-
-def _anthropic_errors(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await fn(request)
-        except ApiError as exc:
-            return JSONResponse(anthropic_error_body(exc.status, exc.message), status_code=exc.status)
-        except Exception as exc:  # never let a bad request take the server down
-            log.exception("unexpected error in %s", request.url.path)
-            return JSONResponse(anthropic_error_body(500, str(exc) or type(exc).__name__), status_code=500)
-
-    return wrapped
 
 
 def _block_text(content: Any, where: str) -> str:
@@ -254,4 +241,4 @@ async def _events(start: dict[str, Any], events: AsyncIterator[Text | Calls | Do
 
 def anthropic_routes(core: Core) -> list[Route]:
     api = MessagesApi(core)
-    return [Route("/v1/messages", _anthropic_errors(api.create), methods=["POST"])]
+    return [Route("/v1/messages", guarded(api.create, anthropic_error_body), methods=["POST"])]

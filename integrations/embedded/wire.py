@@ -19,6 +19,7 @@ from integrations.embedded.protocol import ApiError, replace_lone_surrogates
 __all__ = [
     "MAX_BODY",
     "JSONResponse",
+    "guarded",
     "native_errors",
     "ndjson",
     "oai_error_body",
@@ -52,7 +53,8 @@ def oai_error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
-def _guarded(fn: Handler, shape: Callable[[int, str], Any]) -> Handler:
+def guarded(fn: Handler, shape: Callable[[int, str], Any]) -> Handler:
+    """``fn`` with its errors written in ``shape`` (status, message -> body); nothing escapes as a crash."""
     async def wrapped(request: Request) -> Response:
         try:
             return await fn(request)
@@ -67,12 +69,12 @@ def _guarded(fn: Handler, shape: Callable[[int, str], Any]) -> Handler:
 
 def native_errors(fn: Handler) -> Handler:
     """Errors as Ollama's native API writes them: ``{"error": "..."}``."""
-    return _guarded(fn, lambda status, message: {"error": message})
+    return guarded(fn, lambda status, message: {"error": message})
 
 
 def openai_errors(fn: Handler) -> Handler:
     """Errors as OpenAI's (and Ollama's ``/v1``) error object."""
-    return _guarded(fn, oai_error_body)
+    return guarded(fn, oai_error_body)
 
 
 async def read_json(request: Request) -> dict[str, Any]:
