@@ -27,7 +27,7 @@ from integrations.embedded.native import (
     think_check,
 )
 from integrations.embedded.planning import chat_plan, prompt_plan
-from integrations.embedded.prompting import bounded_schema, normalize_messages, parse_tools
+from integrations.embedded.prompting import normalize_messages, parse_tools
 from integrations.embedded.protocol import ApiError, Options, parse_keep_alive, parse_options
 from integrations.embedded.store import ModelRecord
 from integrations.embedded.toolcalls import ToolCall
@@ -72,7 +72,6 @@ def response_format(rf: Any) -> Any:
         schema = js.get("schema") if isinstance(js, dict) else None
         if not isinstance(schema, dict):
             raise ApiError(400, "response_format.json_schema.schema must be an object")
-        bounded_schema(schema, "response_format.json_schema.schema")  # refused here, named as the client sent it
         return schema
     if kind not in (None, "text"):
         raise ApiError(400, f"invalid response_format type {kind!r}")
@@ -132,7 +131,8 @@ class OpenAIApi:
         include_usage = _include_usage(body)
         logprobs = logprobs_request(body)
         generation = await self.core.start(Job(record, opts, parse_keep_alive(None),
-                                               chat_plan(messages, tools, body.get("tool_choice"), fmt), logprobs))
+                                               chat_plan(messages, tools, body.get("tool_choice"), fmt,
+                                                         "response_format.json_schema.schema"), logprobs))
         cid = f"chatcmpl-{random.randint(0, 998)}"
         created = int(time.time())
         head = {"id": cid, "created": created, "model": model, "system_fingerprint": "fp_ollama"}

@@ -40,37 +40,41 @@ from integrations.embedded.schemas import schema_to_gbnf
 __all__ = ["chat_plan", "format_schema", "prompt_plan"]
 
 
-def format_schema(fmt: Any) -> tuple[bool, dict[str, Any] | None]:
-    """Native ``format``: "" / None -> unconstrained, "json" -> any JSON, an object -> that schema."""
+def format_schema(fmt: Any, where: str = "format") -> tuple[bool, dict[str, Any] | None]:
+    """Native ``format``: "" / None -> unconstrained, "json" -> any JSON, an object -> that schema, bounded.
+
+    A schema the grammar cannot honour is a 400 naming ``where``, raised here, before any model work.
+    """
     if fmt in (None, "", "null"):
         return False, None
     if fmt == "json":
         return True, None
-    if isinstance(fmt, dict):
-        bounded_schema(fmt, "format")  # a schema the grammar cannot honour is refused before any model work
-        return True, fmt
     if isinstance(fmt, str):
         try:
-            parsed = json.loads(fmt)
+            fmt = json.loads(fmt)
         except ValueError:
             raise ApiError(400, f"invalid format: {fmt!r}; use \"json\" or a JSON schema") from None
-        if isinstance(parsed, dict):
-            return True, parsed
+    if isinstance(fmt, dict):
+        return True, bounded_schema(fmt, where)
     raise ApiError(400, "invalid format: use \"json\" or a JSON schema object")
 
 
-def _format_grammar(fmt: Any) -> tuple[str | None, bool]:
-    wants_json, schema = format_schema(fmt)
+def _format_grammar(wanted: tuple[bool, dict[str, Any] | None]) -> tuple[str | None, bool]:
+    """The grammar of a `format_schema` result, and whether it constrains to a schema."""
+    wants_json, schema = wanted
     if not wants_json:
         return None, False
-    return schema_to_gbnf(bounded_schema(schema) if schema else None), schema is not None
+    return schema_to_gbnf(schema), schema is not None
 
 
 def chat_plan(
-    messages: list[ChatMessage], tools: list[ToolSpec], tool_choice: Any, fmt: Any
+    messages: list[ChatMessage], tools: list[ToolSpec], tool_choice: Any, fmt: Any, where: str = "format"
 ) -> Callable[[LoadedModel], Plan]:
-    """The plan of a chat turn; ``tool_choice`` is None natively (Ollama ignores it there)."""
-    format_schema(fmt)  # a malformed format is the client's error, reported before any model work
+    """The plan of a chat turn; ``tool_choice`` is None natively (Ollama ignores it there).
+
+    ``where`` names the format in errors as the client sent it (``response_format...`` on ``/v1``).
+    """
+    wanted = format_schema(fmt, where)
 
     def plan(lm: LoadedModel) -> Plan:
         mode, allowed = tool_mode(tools, tool_choice, messages)
@@ -78,7 +82,7 @@ def chat_plan(
         if decides and tools and tool_choice != "none":
             prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))
             if tool_choice in (None, "auto"):
-                grammar, constrained = _format_grammar(fmt)
+                grammar, constrained = _format_grammar(wanted)
                 return Plan(lm.tokenize(prompt), grammar, tools, tool_tag=lm.tool_tag, constrained=constrained)
             return Plan(lm.tokenize(prompt), schema_to_gbnf(tool_call_schema(allowed)), allowed,
                         forced=True, constrained=True)
@@ -91,7 +95,7 @@ def chat_plan(
         tokens = lm.tokenize(lm.render_chat(turns))
         if mode == "call" and not decides:
             return Plan(tokens, schema_to_gbnf(tool_call_schema(allowed)), allowed, forced=True, constrained=True)
-        grammar, constrained = _format_grammar(fmt)
+        grammar, constrained = _format_grammar(wanted)
         return Plan(tokens, grammar, constrained=constrained)
 
     return plan
@@ -101,7 +105,7 @@ def prompt_plan(
     prompt: str, *, system: str | None, raw: bool = False, context: list[int] | None = None, fmt: Any = None
 ) -> Callable[[LoadedModel], Plan]:
     """The plan of ``/api/generate`` and ``/v1/completions``: one user turn (or the raw prompt)."""
-    format_schema(fmt)
+    wanted = format_schema(fmt)
 
     def plan(lm: LoadedModel) -> Plan:
         if raw:
@@ -120,7 +124,7 @@ def prompt_plan(
                 raise ApiError(400, f"context holds token id {max(context)}, which is not in this model's "
                                     f"vocabulary (ids 0 to {vocab - 1}); send the context this model returned")
             tokens = list(context) + tokens
-        grammar, constrained = _format_grammar(fmt)
+        grammar, constrained = _format_grammar(wanted)
         return Plan(tokens, grammar, constrained=constrained)
 
     return plan
