@@ -66,6 +66,7 @@ def test_completions_logprobs_use_the_legacy_columns(http: httpx.Client, ollama_
     body = http.post("/v1/completions", json={"model": ollama_model, "prompt": "Hello", "max_tokens": 4,
                                               "temperature": 0, "logprobs": 2}).json()
     lp = body["choices"][0]["logprobs"]
+    assert len(lp["tokens"]) == body["usage"]["completion_tokens"] > 0
     assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"]) == len(lp["text_offset"])
     assert all(len(alts) <= 2 for alts in lp["top_logprobs"])
 
