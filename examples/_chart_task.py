@@ -63,15 +63,15 @@ def brief(prices: _market.Prices, work_dir: Path) -> str:
     lines = path.read_text(encoding="utf-8").splitlines()
     columns = lines[0].split(",")
     preview = "\n".join(lines[: PREVIEW_ROWS + 1])
-    tickers = [c for c in columns if c not in ("date", "note")]
-    sample = f' The note column says "{prices.note}": put "sample data" in the chart title.' if prices.is_sample else ""
+    tickers = [c for c in columns if c != "date"]
+    sample = f' Note: {prices.note}; put "sample data" in the chart title.' if prices.is_sample else ""
     return f"""You are a Python programmer. Answer with one complete Python program in one ```python block.
 The user runs it in a fresh process in the current directory and shows you its output.
 
 Data: the CSV file {DATA} in the current directory ({path}). It has a header row and
 {len(lines) - 1} data rows, from {prices.dates[0]} to {prices.dates[-1]}, one per trading day. The columns are
 exactly: {", ".join(columns)}. date is YYYY-MM-DD; {" and ".join(tickers)} are daily closing prices in US dollars
-(TESLA's ticker is TSLA); note is a text label. The first lines of the file:
+(TESLA's ticker is TSLA). The first lines of the file:
 {preview}
 There is no internet: read this file, do not download anything.{sample}
 
@@ -188,7 +188,7 @@ def hint(output: str, exit_code: int, timeout: int) -> str:
         return f"The program was stopped after {timeout} s: do not wait for input and do not call plt.show()."
     if "KeyError" in last or "not in index" in last or "None of [Index" in last:
         return (
-            f"Use the exact column names of {DATA}: date, NVDA, TSLA, note (TESLA is TSLA), and the same "
+            f"Use the exact column names of {DATA}: date, NVDA, TSLA (TESLA is TSLA), and the same "
             "spelling each time you use a name you created."
         )
     if "NameError" in last:

@@ -37,12 +37,17 @@ class Prices:
         return {t: round((c[-1] / c[0] - 1) * 100, 2) for t, c in self.closes.items() if c}
 
     def write_csv(self, path: Path) -> Path:
-        """The prices as ``date,<TICKER>...,note`` (the sample's layout), for code the model writes."""
+        """The prices as ``date,<TICKER>...``, numbers only, for code the model writes.
+
+        No text column: a small model that divides the whole table by its first row (a common
+        way to compute a change since the start) would crash on one. Where the prices come
+        from is said in the brief and in the chart title instead.
+        """
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["date", *self.closes, "note"])
+            writer.writerow(["date", *self.closes])
             for i, day in enumerate(self.dates):
-                writer.writerow([day.isoformat(), *(self.closes[t][i] for t in self.closes), self.note])
+                writer.writerow([day.isoformat(), *(self.closes[t][i] for t in self.closes)])
         return path
 
 

@@ -34,7 +34,7 @@ def test_code_mode_runs_every_reply_with_code_then_stops(tiny_settings: OllamaSe
     result = nvda_tsla.run(tiny_settings, work_dir=tmp_path, mode="code", max_turns=2, timeout=20, live_data=False)
 
     assert result.mode == "code" and result.executor == "local"
-    assert (tmp_path / nvda_tsla.DATA).read_text().startswith("date,NVDA,TSLA,note")
+    assert (tmp_path / nvda_tsla.DATA).read_text().startswith("date,NVDA,TSLA\n")
     assert result.messages[0]["content"] == nvda_tsla.TASK
     assert 1 <= result.turns <= 2 and result.openings in (1, 2)
     replies = [m["content"] for m in result.messages if m.get("name") == "assistant"]

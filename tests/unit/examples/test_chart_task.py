@@ -25,11 +25,20 @@ def test_brief_names_the_file_its_columns_rows_and_the_quantity(tmp_path: Path, 
     first_rows = (tmp_path / _chart_task.DATA).read_text().splitlines()[:4]
 
     assert str(tmp_path / _chart_task.DATA) in text
-    assert "date, NVDA, TSLA, note" in text and "TSLA" in text and "TESLA's ticker is TSLA" in text
+    assert "date, NVDA, TSLA" in text and "TSLA" in text and "TESLA's ticker is TSLA" in text
     assert "\n".join(first_rows) in text
     assert "(close / first close - 1) * 100" in text and "pct_change" in text
     assert f'plt.savefig("{_chart_task.CHART}")' in text and "sample data" in text
     assert "TERMINATE" not in text and "matplotlib.use" not in text
+
+
+def test_staged_data_is_numbers_only_so_whole_table_arithmetic_works(tmp_path: Path, staged: _market.Prices) -> None:
+    import pandas
+
+    frame = pandas.read_csv(tmp_path / _chart_task.DATA, index_col="date")
+    change = (frame / frame.iloc[0] - 1) * 100  # what small models often write; a text column made it raise
+    assert list(frame.columns) == ["NVDA", "TSLA"]
+    assert change.iloc[-1].round(2).to_dict() == staged.change_pct()
 
 
 def test_fenced_bare_and_unclosed_code_is_found() -> None:
@@ -61,7 +70,7 @@ def test_success_needs_the_png_and_the_change_since_the_first_row(tmp_path: Path
 @pytest.mark.parametrize(
     ("output", "exit_code", "says"),
     [
-        ("Traceback (most recent call last):\n  File x\nKeyError: 'TESLA'", 1, "date, NVDA, TSLA, note"),
+        ("Traceback (most recent call last):\n  File x\nKeyError: 'TESLA'", 1, "date, NVDA, TSLA"),
         ("Traceback (most recent call last):\nNameError: name 'matplotlib' is not defined", 1, "'matplotlib'"),
         ("Traceback (most recent call last):\nFileNotFoundError: [Errno 2] 'NVDA.csv'", 1, "prices.csv"),
         ("Timeout", 124, "plt.show()"),

@@ -28,7 +28,7 @@ for ticker in ("NVDA", "TSLA"):
     change = [(c / closes[0] - 1) * 100 for c in closes]
     plt.plot(dates, change, label=ticker)
     print(ticker, round(change[-1], 2))
-plt.title("NVDA vs TSLA YTD change (%) - " + rows[0]["note"])
+plt.title("NVDA vs TSLA YTD change (%) - sample data")
 plt.legend()
 plt.savefig("{nvda_tsla.CHART}")
 plt.show()
@@ -83,7 +83,7 @@ def test_a_wrong_column_gets_the_column_names_back(tmp_path: Path) -> None:
     reply, result = ask_to_run(tmp_path, GOOD_SCRIPT.replace('("NVDA", "TSLA")', '("NVDA", "TESLA")'), timeout=60)
 
     assert result.exit_codes == [1] and reply is not None
-    assert "KeyError: 'TESLA'" in reply and "date, NVDA, TSLA, note" in reply
+    assert "KeyError: 'TESLA'" in reply and "date, NVDA, TSLA" in reply
     assert "Traceback" not in reply.splitlines()[1], "only the traceback's last lines"
 
 
