@@ -206,21 +206,9 @@ def bench_concurrency(url: str, agents: int, turns: int) -> None:
 
 
 def bench_embedded(quick: bool) -> None:
-    script = HERE / "embedded.py"
-    if not script.exists():
-        return
-    args = [sys.executable, str(script)] + (["--reps", "2"] if quick else [])
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
-    path = HERE / "results-embedded.json"
-    for entry in json.loads(path.read_text()):
-        record(
-            f"embedded: {entry['name']}",
-            entry["value"],
-            entry["unit"],
-            entry.get("baseline"),
-            str(entry["target"]),
-            bool(entry["met"]),
-        )
+    """Per catalogue model: the server against llama-cpp-python in-process (the script merges its own entries)."""
+    args = [sys.executable, str(HERE / "embedded.py")] + (["--reps", "2", "--pull-cache", "skip"] if quick else [])
+    subprocess.run(args, check=True)
 
 
 def main() -> int:
