@@ -209,8 +209,23 @@ def hint(output: str, exit_code: int, timeout: int) -> str:
     return "Fix the error and send the whole corrected program in one ```python block."
 
 
-def feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> str:
-    """What the model reads after its program ran and the task is not done yet."""
+def feedback(output: str, exit_code: int, verdict: Verdict, timeout: int, *, repeated: bool = False) -> str:
+    """What the model reads after its program ran and the task is not done yet.
+
+    ``repeated``: the program is the one the model sent last time (see `Attempts`); small models
+    resend a failing program unchanged, so that is said first.
+    """
+    text = _feedback(output, exit_code, verdict, timeout)
+    return f"{REPEATED}\n{text}" if repeated else text
+
+
+REPEATED = (
+    "This is the same program as your previous one, so it gave the same result. "
+    "Do not send it again: change the part that is wrong."
+)
+
+
+def _feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> str:
     if exit_code != 0:
         return (
             f"The program failed (exit code {exit_code}):\n{_traceback_tail(output) or '(no output)'}\n"
@@ -229,9 +244,34 @@ def feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> str
     shown = ", ".join(f"{t} {v:g}" for t, v in verdict.printed.items())
     return (
         f"The chart was saved, but the printed last changes ({shown}) are not the percent change since the "
-        "first row. Hint: change = (close / first close - 1) * 100 for every row, not pct_change(); "
-        "plot that and print its last value per ticker."
+        f"first row. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "
+        "change = (df[ticker] / df[ticker].iloc[0] - 1) * 100 (no pct_change(), no cumsum()); "
+        'plot it, then print(ticker, round(change.iloc[-1], 2)).'
     )
+
+
+class Attempts:
+    """The programs a chat has run, to tell the model when it resends one unchanged.
+
+    >>> attempts = Attempts()
+    >>> attempts.repeated("x = 1  # first\\nprint(x)"), attempts.repeated("x = 1\\n\\nprint( x )")
+    (False, True)
+    """
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def repeated(self, code: str) -> bool:
+        """Whether ``code`` (comments and spacing aside) ran before in this chat; records it."""
+        key = _normalised(code)
+        seen = key in self._seen
+        self._seen.add(key)
+        return seen
+
+
+def _normalised(code: str) -> str:
+    lines = (re.sub(r"\s+", "", line.split("#", 1)[0]) for line in code.splitlines())
+    return "\n".join(line for line in lines if line)
 
 
 NO_CODE = (

@@ -214,6 +214,7 @@ class CodeTurns:
         self.max_turns = max_turns
         self.replies_this_chat = 0
         self.last_ran = False  # whether the last reply carried code that ran
+        self.attempts = _chart_task.Attempts()
 
     def reply(
         self, recipient: Any, messages: list[dict[str, Any]] | None, sender: Any, config: Any
@@ -235,7 +236,9 @@ class CodeTurns:
                 self.result.termination = "no-code"  # run() asks the opening again
                 return True, None
             return (True, None) if out_of_turns else (True, _chart_task.NO_CODE)
-        outcome = self.executor.execute_code_blocks([CodeBlock(code="\n\n".join(blocks), language="python")])
+        code = "\n\n".join(blocks)
+        repeated = self.attempts.repeated(code)
+        outcome = self.executor.execute_code_blocks([CodeBlock(code=code, language="python")])
         verdict = _chart_task.judge(self.result.work_dir, outcome.output, self.prices)
         self.result.verdict = verdict
         if verdict.met:
@@ -244,7 +247,7 @@ class CodeTurns:
         if out_of_turns:
             self.result.termination = "max-turns"
             return True, None
-        return True, _chart_task.feedback(outcome.output, outcome.exit_code, verdict, self.timeout)
+        return True, _chart_task.feedback(outcome.output, outcome.exit_code, verdict, self.timeout, repeated=repeated)
 
 
 def code_user_proxy(

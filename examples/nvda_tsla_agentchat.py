@@ -96,6 +96,7 @@ def executor_agent(
         def __init__(self) -> None:
             super().__init__("executor", description="Runs the coder's Python program and reports the result.")
             self.replies_this_chat = 0
+            self.attempts = _chart_task.Attempts()
 
         @property
         def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
@@ -116,9 +117,9 @@ def executor_agent(
                 elif out_of_turns:
                     stop.set()
                 return Response(chat_message=TextMessage(content=_chart_task.NO_CODE, source=self.name))
-            outcome = await executor.execute_code_blocks(
-                [CodeBlock(code="\n\n".join(blocks), language="python")], cancellation_token
-            )
+            code = "\n\n".join(blocks)
+            repeated = self.attempts.repeated(code)
+            outcome = await executor.execute_code_blocks([CodeBlock(code=code, language="python")], cancellation_token)
             record.code_runs += 1
             record.exit_codes.append(outcome.exit_code)
             verdict = _chart_task.judge(work_dir, outcome.output, data)
@@ -131,7 +132,7 @@ def executor_agent(
                 if out_of_turns:
                     record.termination = "max-turns"
                     stop.set()
-                reply = _chart_task.feedback(outcome.output, outcome.exit_code, verdict, timeout)
+                reply = _chart_task.feedback(outcome.output, outcome.exit_code, verdict, timeout, repeated=repeated)
             return Response(chat_message=TextMessage(content=reply, source=self.name))
 
         async def on_reset(self, cancellation_token: CancellationToken) -> None:

@@ -96,6 +96,7 @@ def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _mar
     verdict = _chart_task.judge(tmp_path, "NVDA 0.1\nTSLA 0.2", staged)
     text = _chart_task.feedback("NVDA 0.1\nTSLA 0.2", 0, verdict, timeout=60)
     assert "not the percent change since the first row" in text and "pct_change" in text
+    assert "(df[ticker] / df[ticker].iloc[0] - 1) * 100" in text and "NVDA, TSLA" in text
     assert _common.is_png(tmp_path / _chart_task.CHART)
 
 

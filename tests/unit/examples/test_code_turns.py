@@ -88,3 +88,29 @@ def test_agentchat_retries_a_refusal_and_runs_code_before_stopping(tmp_path: Pat
     assert result.termination == "chart-written" and result.ok
     coder_said = [text for source, _, text in result.messages if source == "coder"]
     assert coder_said[0] == REFUSAL and len(coder_said) == 3
+
+
+def test_a_program_sent_again_unchanged_is_called_out(tmp_path: Path) -> None:
+    """Small models resend a failing program as it was; the reply says so, and only then."""
+    respaced = BROKEN.replace("import csv", "import csv  # the same program, commented")
+    result, _ = ag2_chat(tmp_path, [fenced(BROKEN), fenced(respaced), fenced(BROKEN.replace("TESLA", "TSLAX")),
+                                    fenced(GOOD_SCRIPT)])
+
+    replies = [m["content"] for m in result.messages if m.get("name") == "user_proxy"][1:]
+    assert [r.startswith(_chart_task.REPEATED) for r in replies] == [False, True, False]
+    assert result.ok and result.turns == 4
+
+
+# autogen-ext warns that local execution is unsafe and unapproved; the example accepts that on purpose.
+@pytest.mark.filterwarnings("ignore:Using LocalCommandLineCodeExecutor:UserWarning")
+@pytest.mark.filterwarnings("ignore:No approval function set:UserWarning")
+def test_agentchat_calls_out_a_program_sent_again(tmp_path: Path) -> None:
+    from autogen_ext.models.replay import ReplayChatCompletionClient
+
+    client = ReplayChatCompletionClient([fenced(BROKEN), fenced(BROKEN), fenced(GOOD_SCRIPT)])
+    result = asyncio.run(
+        nvda_tsla_agentchat.run(SETTINGS, work_dir=tmp_path, max_turns=4, timeout=30, live_data=False, client=client)
+    )
+
+    executor_said = [text for source, _, text in result.messages if source == "executor"]
+    assert [t.startswith(_chart_task.REPEATED) for t in executor_said] == [False, True, False][: len(executor_said)]
