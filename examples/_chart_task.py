@@ -246,7 +246,7 @@ def _feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> st
         f"The chart was saved, but the printed last changes ({shown}) are not the percent change since the "
         f"first row. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "
         "change = (df[ticker] / df[ticker].iloc[0] - 1) * 100 (no pct_change(), no cumsum()); "
-        'plot it, then print(ticker, round(change.iloc[-1], 2)).'
+        "plot it, then print(ticker, round(change.iloc[-1], 2))."
     )
 
 

@@ -93,8 +93,9 @@ def test_agentchat_retries_a_refusal_and_runs_code_before_stopping(tmp_path: Pat
 def test_a_program_sent_again_unchanged_is_called_out(tmp_path: Path) -> None:
     """Small models resend a failing program as it was; the reply says so, and only then."""
     respaced = BROKEN.replace("import csv", "import csv  # the same program, commented")
-    result, _ = ag2_chat(tmp_path, [fenced(BROKEN), fenced(respaced), fenced(BROKEN.replace("TESLA", "TSLAX")),
-                                    fenced(GOOD_SCRIPT)])
+    result, _ = ag2_chat(
+        tmp_path, [fenced(BROKEN), fenced(respaced), fenced(BROKEN.replace("TESLA", "TSLAX")), fenced(GOOD_SCRIPT)]
+    )
 
     replies = [m["content"] for m in result.messages if m.get("name") == "user_proxy"][1:]
     assert [r.startswith(_chart_task.REPEATED) for r in replies] == [False, True, False]
