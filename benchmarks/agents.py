@@ -167,7 +167,13 @@ def run_announcement(model: str, base_url: str, work_dir: Path, max_turns: int) 
     return Run(ok=bool(pngs), chart=bool(pngs), seconds=seconds, turns=turns, ending=ending)
 
 
-def measure(args: argparse.Namespace, url: str, on_run: Callable[[Cell, int, Run], None]) -> list[Cell]:
+def measure(
+    args: argparse.Namespace,
+    url: str,
+    on_run: Callable[[Cell, int, Run], None],
+    on_cell: Callable[[list[Cell]], None] = lambda cells: None,
+) -> list[Cell]:
+    """Every planned cell, seed by seed; ``on_cell`` sees the cells so far after each one completes."""
     cells: list[Cell] = []
     for model in args.models:
         settings = OllamaSettings(host=url, model=model, temperature=args.temperature)
@@ -193,6 +199,7 @@ def measure(args: argparse.Namespace, url: str, on_run: Callable[[Cell, int, Run
                         outcome = Run(False, False, 0.0, 0, f"error: {type(exc).__name__}")
                 cell.runs.append(outcome)
                 on_run(cell, seed, outcome)
+            on_cell(cells)
     return cells
 
 
@@ -293,20 +300,23 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+    def on_cell(cells: list[Cell]) -> None:  # a long run keeps what it measured if it is stopped later
+        if not args.no_write:
+            merge(entries(cells))
+
     if args.host:
-        cells = measure(args, args.host.rstrip("/"), on_run)
+        cells = measure(args, args.host.rstrip("/"), on_run, on_cell)
     else:
         from integrations.embedded import EmbeddedServer
 
         server = EmbeddedServer().start()
         try:
-            cells = measure(args, server.url, on_run)
+            cells = measure(args, server.url, on_run, on_cell)
         finally:
             server.stop()
     print()
     print(table(cells))
     if not args.no_write:
-        merge(entries(cells))
         print(f"\nwrote {RESULTS}")
     return 0
 
