@@ -77,6 +77,7 @@ There is no internet: read this file, do not download anything.{sample}
 
 "Price change YTD" means, for each ticker, the percent change of every close since the first row:
 change = (close / first close - 1) * 100. It is not the day-over-day change (not pct_change()).
+With pandas, per ticker: change = (df[ticker] / df[ticker].iloc[0] - 1) * 100, one line per ticker on the chart.
 
 Installed: {installed_libraries()}. Plotting is headless: save the figure with plt.savefig("{CHART}") and
 do not call plt.show(). After saving, print the last change of each ticker, one per line, like:

@@ -28,6 +28,7 @@ def test_brief_names_the_file_its_columns_rows_and_the_quantity(tmp_path: Path, 
     assert "date, NVDA, TSLA" in text and "TSLA" in text and "TESLA's ticker is TSLA" in text
     assert "\n".join(first_rows) in text
     assert "(close / first close - 1) * 100" in text and "pct_change" in text
+    assert "(df[ticker] / df[ticker].iloc[0] - 1) * 100" in text
     assert f'plt.savefig("{_chart_task.CHART}")' in text and "sample data" in text
     assert "TERMINATE" not in text and "matplotlib.use" not in text
 
