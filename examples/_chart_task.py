@@ -130,9 +130,13 @@ class Verdict:
         """``since-start`` when every printed final change matches the true one, ``other``, or ``not-printed``."""
         if not self.printed:
             return "not-printed"
-        if all(t in self.printed and abs(self.printed[t] - v) <= TOLERANCE for t, v in self.expected.items()):
+        if not self.wrong():
             return "since-start"
         return "other"
+
+    def wrong(self) -> list[str]:
+        """The tickers whose printed final change is missing or not the change since the first row."""
+        return [t for t, v in self.expected.items() if t not in self.printed or abs(self.printed[t] - v) > TOLERANCE]
 
     @property
     def met(self) -> bool:
@@ -242,10 +246,13 @@ def _feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> st
             "The chart was saved, but the program did not print the last change of each ticker. "
             "Print them after saving, one per line, like: NVDA 12.34"
         )
-    shown = ", ".join(f"{t} {v:g}" for t, v in verdict.printed.items())
+    wrong = verdict.wrong()
+    shown = ", ".join(f"{t} {verdict.printed[t]:g}" if t in verdict.printed else f"{t} not printed" for t in wrong)
+    right = [t for t in verdict.expected if t not in wrong]
+    kept = f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right: keep that part)" if right else ""
     return (
-        f"The chart was saved, but the printed last changes ({shown}) are not the percent change since the "
-        f"first row. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "
+        f"The chart was saved, but the printed last change of {' and '.join(wrong)} ({shown}) is not the percent "
+        f"change since the first row{kept}. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "
         "change = (df[ticker] / df[ticker].iloc[0] - 1) * 100 (no pct_change(), no cumsum()); "
         "plot it, then print(ticker, round(change.iloc[-1], 2))."
     )

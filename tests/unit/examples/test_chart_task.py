@@ -98,7 +98,16 @@ def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _mar
     text = _chart_task.feedback("NVDA 0.1\nTSLA 0.2", 0, verdict, timeout=60)
     assert "not the percent change since the first row" in text and "pct_change" in text
     assert "(df[ticker] / df[ticker].iloc[0] - 1) * 100" in text and "NVDA, TSLA" in text
+    assert "NVDA and TSLA (NVDA 0.1, TSLA 0.2)" in text and "keep that part" not in text
     assert _common.is_png(tmp_path / _chart_task.CHART)
+
+
+def test_the_one_wrong_ticker_is_named_and_the_right_one_kept(tmp_path: Path, staged: _market.Prices) -> None:
+    chart(tmp_path)
+    right = staged.change_pct()["NVDA"]
+    output = f"NVDA: {right}\nTSLA: -99.33"
+    text = _chart_task.feedback(output, 0, _chart_task.judge(tmp_path, output, staged), timeout=60)
+    assert "last change of TSLA (TSLA -99.33)" in text and "NVDA is right: keep that part" in text
 
 
 def test_the_programs_own_line_is_shown_not_the_librarys(tmp_path: Path, staged: _market.Prices) -> None:
