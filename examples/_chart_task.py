@@ -191,6 +191,11 @@ def hint(output: str, exit_code: int, timeout: int) -> str:
     last = output.strip().splitlines()[-1] if output.strip() else ""
     if exit_code == 124 or "Timeout" in output or "timed out" in output:
         return f"The program was stopped after {timeout} s: do not wait for input and do not call plt.show()."
+    if re.match(r"KeyError: -?\d+$", last.strip()):
+        return (
+            "A pandas Series or DataFrame is indexed by label, not position: use .iloc[-1] for the last "
+            "value and .iloc[0] for the first."
+        )
     if "KeyError" in last or "not in index" in last or "None of [Index" in last:
         return (
             f"Use the exact column names of {DATA}: date, NVDA, TSLA (TESLA is TSLA), and the same "
@@ -199,7 +204,10 @@ def hint(output: str, exit_code: int, timeout: int) -> str:
     if "NameError" in last:
         match = re.search(r"name '(\w+)' is not defined", last)
         what = f"'{match.group(1)}'" if match else "a name"
-        return f"{what} is used before it is imported or assigned: import it (or define it) at the top."
+        return (
+            f"{what} is used before it is imported or assigned: import it (or define it) at the top, and send "
+            "the whole program every time, not only the lines you changed (each program runs on its own)."
+        )
     if "ModuleNotFoundError" in last or "ImportError" in last:
         return f"Only these are installed: {installed_libraries()}, and the standard library."
     if "FileNotFoundError" in last:

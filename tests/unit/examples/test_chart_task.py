@@ -73,6 +73,8 @@ def test_success_needs_the_png_and_the_change_since_the_first_row(tmp_path: Path
     [
         ("Traceback (most recent call last):\n  File x\nKeyError: 'TESLA'", 1, "date, NVDA, TSLA"),
         ("Traceback (most recent call last):\nNameError: name 'matplotlib' is not defined", 1, "'matplotlib'"),
+        ("Traceback (most recent call last):\nNameError: name 'change' is not defined", 1, "the whole program"),
+        ("Traceback (most recent call last):\n  File x\nKeyError: -1", 1, ".iloc[-1]"),
         ("Traceback (most recent call last):\nFileNotFoundError: [Errno 2] 'NVDA.csv'", 1, "prices.csv"),
         ("Timeout", 124, "plt.show()"),
         ("Traceback (most recent call last):\nModuleNotFoundError: No module named 'yfinance'", 1, "installed"),
