@@ -10,7 +10,8 @@ Framework-free, so AG2 and AgentChat examples drive the same task the same way:
 * the chat is over when the success criterion holds (`Verdict.met`: the chart is a valid PNG
   and the final changes the program printed are the changes since the first row), never
   because the model said a word;
-* a failed run goes back to the model as the traceback's last lines plus one short hint.
+* a failed run goes back to the model as the traceback's last lines plus one short hint;
+* after `FRESH_AFTER` failed replies the chat starts over once, from a clean history.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ DATA = "prices.csv"
 TOLERANCE = 0.5  # percentage points between a printed final change and the true one
 PREVIEW_ROWS = 3
 TAIL_LINES = 6  # traceback lines sent back to the model
+FRESH_AFTER = 3  # failed replies in one chat before it starts over, once, from a clean history
 MAX_TOKENS = 1024  # a whole plotting program fits; a model that loops stops here instead of at the context end
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -91,6 +93,19 @@ def opening_retry() -> str:
         f"Write the Python program now, as one complete ```python block and nothing else: read {DATA}, "
         f"compute each ticker's percent change since the first row, plot both lines, save the chart "
         f'with plt.savefig("{CHART}"), and print the last change of each ticker.'
+    )
+
+
+def fresh_opening() -> str:
+    """The opening of the one fresh chat after `FRESH_AFTER` failed replies: a clean history, a new first attempt.
+
+    Small models do worse the longer their history of failed programs grows; a first attempt
+    from a clean history succeeds far more often than a fourth repair.
+    """
+    return (
+        f"Start from scratch with a new program, in one complete ```python block: read {DATA} with pandas, "
+        "compute for NVDA and TSLA the percent change since the first row, plot both lines against the date, "
+        f'save the chart with plt.savefig("{CHART}"), and print the last change of each ticker.'
     )
 
 

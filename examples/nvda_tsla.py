@@ -79,9 +79,10 @@ class Result:
     files: list[Path] = field(default_factory=list)  # files the run created in work_dir
     chart: Path | None = None
     turns: int = 0  # model replies
-    openings: int = 0  # opening turns asked (2 when the first reply refused or had no code)
+    openings: int = 0  # chats opened: 2 when the first reply had no code, or after a fresh start; at most 3
     verdict: _chart_task.Verdict | None = None
-    termination: str = "max-turns"  # "chart-written", "text-reply", "no-code" or "max-turns"
+    termination: str = "max-turns"  # "chart-written", "text-reply", "no-code", "fresh-start" or "max-turns"
+    fresh_starts: int = 0  # chats started over after `_chart_task.FRESH_AFTER` failed replies
 
     @property
     def ok(self) -> bool:
@@ -247,6 +248,13 @@ class CodeTurns:
         if out_of_turns:
             self.result.termination = "max-turns"
             return True, None
+        if (
+            self.restart_on_no_code
+            and self.replies_this_chat >= _chart_task.FRESH_AFTER
+            and not self.result.fresh_starts
+        ):
+            self.result.termination = "fresh-start"  # converse() opens a clean chat
+            return True, None
         return True, _chart_task.feedback(outcome.output, outcome.exit_code, verdict, self.timeout, repeated=repeated)
 
 
@@ -408,16 +416,26 @@ def code_assistant(settings: OllamaSettings, prices: _market.Prices, work_dir: P
 
 
 def converse(user_proxy: Any, assistant: Any, turns: CodeTurns, *, task: str) -> None:
-    """The chat, opened with ``task``; opened once more, afresh and firmer, when the first reply has no code."""
+    """The chat, opened with ``task``; opened once more, afresh and firmer, when the first reply has no code,
+    and once from a clean history after `_chart_task.FRESH_AFTER` failed replies (model replies stay bounded)."""
     result = turns.result
-    for opening in (task, _chart_task.opening_retry()):
+    opening = task
+    while True:
         result.openings += 1
         turns.replies_this_chat = 0
+        turns.attempts = _chart_task.Attempts()  # a clean history: nothing was sent "before"
         result.termination = "max-turns"
         # One more chat turn than model replies: CodeTurns runs the last reply's code, then ends the chat.
         chat = user_proxy.initiate_chat(assistant, message=opening, max_turns=turns.max_turns + 1, clear_history=True)
         result.messages.extend(chat.chat_history)
-        if result.termination != "no-code" or result.turns >= turns.max_turns:
+        if result.turns >= turns.max_turns:
+            break
+        if result.termination == "no-code" and result.openings == 1:
+            opening = _chart_task.opening_retry()
+        elif result.termination == "fresh-start":
+            result.fresh_starts += 1
+            opening = _chart_task.fresh_opening()
+        else:
             break
     if _common.is_png(result.work_dir / CHART):
         result.chart = result.work_dir / CHART

@@ -51,9 +51,10 @@ class Result:
     code_runs: int = 0  # programs the executor ran
     exit_codes: list[int] = field(default_factory=list)
     turns: int = 0  # coder replies
-    openings: int = 0  # opening turns asked (2 when the first reply had no code)
+    openings: int = 0  # chats opened: 2 when the first reply had no code, or after a fresh start; at most 3
     verdict: _chart_task.Verdict | None = None
-    termination: str = "max-turns"  # "chart-written", "no-code" or "max-turns"
+    termination: str = "max-turns"  # "chart-written", "no-code", "fresh-start" or "max-turns"
+    fresh_starts: int = 0  # chats started over after `_chart_task.FRESH_AFTER` failed replies
     stop_reason: str = ""
     files: list[Path] = field(default_factory=list)
     chart: Path | None = None
@@ -132,11 +133,15 @@ def executor_agent(
                 if out_of_turns:
                     record.termination = "max-turns"
                     stop.set()
+                elif self.replies_this_chat >= _chart_task.FRESH_AFTER and not record.fresh_starts:
+                    record.termination = "fresh-start"  # run() opens a clean chat
+                    stop.set()
                 reply = _chart_task.feedback(outcome.output, outcome.exit_code, verdict, timeout, repeated=repeated)
             return Response(chat_message=TextMessage(content=reply, source=self.name))
 
         async def on_reset(self, cancellation_token: CancellationToken) -> None:
             self.replies_this_chat = 0
+            self.attempts = _chart_task.Attempts()  # a clean history: nothing was sent "before"
 
     return executor, ChartExecutor(), stop
 
@@ -173,7 +178,8 @@ async def run(
     # The message bound is only a safety net: the executor stops the team first.
     team = RoundRobinGroupChat([coder, runner], termination_condition=stop | MaxMessageTermination(2 * max_turns + 2))
     try:
-        for opening in (task, _chart_task.opening_retry()):
+        opening = task
+        while True:
             result.openings += 1
             result.termination = "max-turns"
             await team.reset()
@@ -181,7 +187,14 @@ async def run(
             for message in outcome.messages:
                 result.messages.append((message.source, type(message).__name__, message.to_text()))
             result.stop_reason = outcome.stop_reason or ""
-            if result.termination != "no-code" or result.turns >= max_turns:
+            if result.turns >= max_turns:
+                break
+            if result.termination == "no-code" and result.openings == 1:
+                opening = _chart_task.opening_retry()
+            elif result.termination == "fresh-start":
+                result.fresh_starts += 1
+                opening = _chart_task.fresh_opening()
+            else:
                 break
     finally:
         await executor.stop()

@@ -115,3 +115,36 @@ def test_agentchat_calls_out_a_program_sent_again(tmp_path: Path) -> None:
 
     executor_said = [text for source, _, text in result.messages if source == "executor"]
     assert [t.startswith(_chart_task.REPEATED) for t in executor_said] == [False, True, False][: len(executor_said)]
+
+
+def test_after_three_failed_replies_the_chat_starts_over_once_from_a_clean_history(tmp_path: Path) -> None:
+    result, assistant = ag2_chat(tmp_path, [fenced(BROKEN)] * 3 + [fenced(BROKEN), fenced(GOOD_SCRIPT)])
+
+    assert result.ok and result.turns == 5 and result.openings == 2 and result.fresh_starts == 1
+    history = [m["content"] for m in next(iter(assistant.chat_messages.values()))]
+    assert history[0] == _chart_task.fresh_opening() and len(history) == 4, "the second chat holds only its own turns"
+    replies = [m["content"] for m in result.messages if m.get("name") == "user_proxy"]
+    assert not any(r.startswith(_chart_task.REPEATED) for r in replies[-2:]), "the clean chat has no 'previous' program"
+
+
+def test_only_one_fresh_start_and_the_turn_bound_holds(tmp_path: Path) -> None:
+    result, _ = ag2_chat(tmp_path, [fenced(BROKEN)] * 9, max_turns=8)
+
+    assert result.turns == 8 and result.openings == 2 and result.fresh_starts == 1
+    assert result.termination == "max-turns" and not result.ok
+
+
+# autogen-ext warns that local execution is unsafe and unapproved; the example accepts that on purpose.
+@pytest.mark.filterwarnings("ignore:Using LocalCommandLineCodeExecutor:UserWarning")
+@pytest.mark.filterwarnings("ignore:No approval function set:UserWarning")
+def test_agentchat_starts_over_once_after_three_failed_replies(tmp_path: Path) -> None:
+    from autogen_ext.models.replay import ReplayChatCompletionClient
+
+    client = ReplayChatCompletionClient([fenced(BROKEN)] * 3 + [fenced(GOOD_SCRIPT)])
+    result = asyncio.run(
+        nvda_tsla_agentchat.run(SETTINGS, work_dir=tmp_path, max_turns=6, timeout=30, live_data=False, client=client)
+    )
+
+    assert result.ok and result.turns == 4 and result.openings == 2 and result.fresh_starts == 1
+    users = [text for source, kind, text in result.messages if source == "user"]
+    assert users == [nvda_tsla_agentchat.TASK, _chart_task.fresh_opening()]
