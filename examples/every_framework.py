@@ -44,10 +44,8 @@ def multiply(a: int, b: int) -> int:
 
 SCHEMA = {
     "type": "object",
-    "properties": {
-        "a": {"type": "integer", "description": "first factor"},
-        "b": {"type": "integer", "description": "second factor"},
-    },
+    "properties": {"a": {"type": "integer", "description": "first factor"},
+                   "b": {"type": "integer", "description": "second factor"}},
     "required": ["a", "b"],
 }
 
@@ -73,9 +71,8 @@ def openai_chat(settings: OllamaSettings) -> str:
     from integrations.openai import openai_client
 
     client = openai_client(settings=settings)
-    tools = [
-        {"type": "function", "function": {"name": "multiply", "description": multiply.__doc__, "parameters": SCHEMA}}
-    ]
+    tools = [{"type": "function", "function": {"name": "multiply", "description": multiply.__doc__,
+                                               "parameters": SCHEMA}}]
     messages: list[Any] = [{"role": "user", "content": QUESTION}]
     for _ in range(MAX_STEPS):
         reply = client.chat.completions.create(model=settings.model, messages=messages, tools=tools)  # type: ignore[arg-type]
@@ -84,7 +81,8 @@ def openai_chat(settings: OllamaSettings) -> str:
             return message.content or ""
         messages.append(message.model_dump(exclude_none=True))
         for call in message.tool_calls:
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": _call_tool(call.function.arguments)})  # type: ignore[union-attr]
+            messages.append({"role": "tool", "tool_call_id": call.id,
+                             "content": _call_tool(call.function.arguments)})  # type: ignore[union-attr]
     return "(no answer after the tool calls)"
 
 
@@ -100,12 +98,10 @@ def openai_responses(settings: OllamaSettings) -> str:
         if not calls:
             return response.output_text
         for call in calls:
-            items.append(
-                {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments}
-            )
-            items.append(
-                {"type": "function_call_output", "call_id": call.call_id, "output": _call_tool(call.arguments)}
-            )
+            items.append({"type": "function_call", "call_id": call.call_id, "name": call.name,
+                          "arguments": call.arguments})
+            items.append({"type": "function_call_output", "call_id": call.call_id,
+                          "output": _call_tool(call.arguments)})
     return "(no answer after the tool calls)"
 
 
@@ -116,21 +112,14 @@ def anthropic_messages(settings: OllamaSettings) -> str:
     tools = [{"name": "multiply", "description": multiply.__doc__, "input_schema": SCHEMA}]
     messages: list[Any] = [{"role": "user", "content": QUESTION}]
     for _ in range(MAX_STEPS):
-        reply = client.messages.create(
-            model=settings.model, max_tokens=settings.max_tokens or 256, messages=messages, tools=tools
-        )  # type: ignore[arg-type]
+        reply = client.messages.create(model=settings.model, max_tokens=settings.max_tokens or 256,
+                                       messages=messages, tools=tools)  # type: ignore[arg-type]
         uses = [block for block in reply.content if block.type == "tool_use"]
         if not uses:
             return "".join(block.text for block in reply.content if block.type == "text")
         messages.append({"role": "assistant", "content": [block.model_dump() for block in reply.content]})
-        messages.append(
-            {
-                "role": "user",
-                "content": [
-                    {"type": "tool_result", "tool_use_id": use.id, "content": _call_tool(use.input)} for use in uses
-                ],
-            }
-        )
+        messages.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": use.id, "content": _call_tool(use.input)} for use in uses]})
     return "(no answer after the tool calls)"
 
 
@@ -165,15 +154,11 @@ def pydantic_ai(settings: OllamaSettings) -> str:
 def crewai(settings: OllamaSettings) -> str:
     from integrations.crewai import llm
 
-    tools = [
-        {"type": "function", "function": {"name": "multiply", "description": multiply.__doc__, "parameters": SCHEMA}}
-    ]
+    tools = [{"type": "function", "function": {"name": "multiply", "description": multiply.__doc__,
+                                               "parameters": SCHEMA}}]
     # With available_functions, CrewAI runs the tool the model picked and returns its result.
-    return str(
-        llm(settings=settings).call(
-            [{"role": "user", "content": QUESTION}], tools=tools, available_functions={"multiply": multiply}
-        )
-    )
+    return str(llm(settings=settings).call([{"role": "user", "content": QUESTION}], tools=tools,
+                                           available_functions={"multiply": multiply}))
 
 
 def llamaindex(settings: OllamaSettings) -> str:
@@ -189,9 +174,8 @@ def smolagents(settings: OllamaSettings) -> str:
 
     from integrations.smolagents import model
 
-    agent = ToolCallingAgent(
-        tools=[tool(multiply)], model=model(settings=settings), max_steps=MAX_STEPS, verbosity_level=0
-    )
+    agent = ToolCallingAgent(tools=[tool(multiply)], model=model(settings=settings), max_steps=MAX_STEPS,
+                             verbosity_level=0)
     return str(agent.run(QUESTION))
 
 
@@ -269,10 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     only = [name.strip() for name in args.only.split(",") if name.strip()] or None
     unknown = sorted(set(only or ()) - set(FRAMEWORKS))
     if unknown:
-        print(
-            f"[every_framework] error: unknown framework(s) {', '.join(unknown)}; choose from {', '.join(FRAMEWORKS)}",
-            file=sys.stderr,
-        )
+        print(f"[every_framework] error: unknown framework(s) {', '.join(unknown)}; choose from "
+              f"{', '.join(FRAMEWORKS)}", file=sys.stderr)
         return 2
     try:
         settings = _common.settings_from(args, default_model=EMBEDDED_MODEL)
