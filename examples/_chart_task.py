@@ -59,6 +59,16 @@ def installed_libraries() -> str:
     return ", ".join(found) or "the standard library only"
 
 
+def _imports() -> str:
+    """The import lines to start with: small models often use ``plt`` or ``pd`` without importing them."""
+    lines = [
+        line
+        for name, line in (("pandas", "import pandas as pd"), ("matplotlib", "import matplotlib.pyplot as plt"))
+        if importlib.util.find_spec(name) is not None
+    ]
+    return f" Start the program with: {'; '.join(lines)}." if lines else ""
+
+
 def brief(prices: _market.Prices, work_dir: Path) -> str:
     """What the coding model must know: the file, its exact columns and first rows, the quantity, the output."""
     path = work_dir / DATA
@@ -81,8 +91,9 @@ There is no internet: read this file, do not download anything.{sample}
 change = (close / first close - 1) * 100. It is not the day-over-day change (not pct_change()).
 With pandas, per ticker: change = (df[ticker] / df[ticker].iloc[0] - 1) * 100, one line per ticker on the chart.
 
-Installed: {installed_libraries()}. Plotting is headless: save the figure with plt.savefig("{CHART}") and
-do not call plt.show(). After saving, print the last change of each ticker, one per line, like:
+Installed: {installed_libraries()}.{_imports()}
+Plotting is headless: save the figure with plt.savefig("{CHART}") and do not call plt.show().
+After saving, print the last change of each ticker, one per line, like:
 NVDA 12.34
 TSLA -5.67"""
 

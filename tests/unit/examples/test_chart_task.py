@@ -31,6 +31,7 @@ def test_brief_names_the_file_its_columns_rows_and_the_quantity(tmp_path: Path, 
     assert "(df[ticker] / df[ticker].iloc[0] - 1) * 100" in text
     assert f'plt.savefig("{_chart_task.CHART}")' in text and "sample data" in text
     assert "TERMINATE" not in text and "matplotlib.use" not in text
+    assert "Start the program with: import pandas as pd; import matplotlib.pyplot as plt." in text
 
 
 def test_staged_data_is_numbers_only_so_whole_table_arithmetic_works(tmp_path: Path, staged: _market.Prices) -> None:
