@@ -52,7 +52,7 @@ from integrations import OllamaError, OllamaSettings, llm_config, model_info
 
 EXAMPLE = "nvda_tsla"
 DEFAULT_MODEL = "codellama"  # the announcement's model
-EMBEDDED_MODEL = "smollm2:135m"  # the main job: proven in tools mode; --model qwen2.5-coder:1.5b runs the code flow
+EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # the main job: the code flow on the catalogue model that writes it best (see README)
 TASK = _chart_task.TASK
 CHART = _chart_task.CHART
 DATA = _chart_task.DATA

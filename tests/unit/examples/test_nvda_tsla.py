@@ -168,3 +168,15 @@ def test_unreachable_server_is_one_line_and_exit_code_2(tmp_path: Path, capsys: 
     code = nvda_tsla.main(["--host", "http://127.0.0.1:9", "--mode", "tools", "--work-dir", str(tmp_path)])
     assert code == 2
     assert "not reachable" in capsys.readouterr().err
+
+
+def test_the_main_job_is_the_code_flow_on_a_catalogue_model() -> None:
+    """``run nvda-tsla --embedded`` (no --model) uses the example's model, which the server can pull, in code mode."""
+    from integrations.embedded.catalogue import lookup
+    from integrations.runner import find_examples
+
+    model = find_examples()["nvda-tsla"].embedded_model
+    assert model == nvda_tsla.EMBEDDED_MODEL
+    entry = lookup(model)
+    assert entry is not None and entry.decides_tool_calls, "a real model from the catalogue, not the test double"
+    assert nvda_tsla.choose_mode("auto", OllamaSettings(model=model, check=False)) == "code"
