@@ -52,7 +52,7 @@ from integrations import OllamaError, OllamaSettings, llm_config, model_info
 
 EXAMPLE = "nvda_tsla"
 DEFAULT_MODEL = "codellama"  # the announcement's model
-EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # the main job: the code flow on the catalogue model that writes it best (see README)
+EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # the main job: the code flow, on the catalogue model that writes it best
 TASK = _chart_task.TASK
 CHART = _chart_task.CHART
 DATA = _chart_task.DATA
