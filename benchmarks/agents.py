@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -203,6 +204,45 @@ def measure(
     return cells
 
 
+_RUN_LINE = re.compile(
+    r"^(?P<example>\S+)\s+(?P<mode>code|tools)\s+(?P<model>\S+)\s+seed\s+(?P<seed>\d+): (?P<ok>ok|FAIL)\s+"
+    r"chart=(?P<chart>True|False)\s+(?P<seconds>[\d.]+)s turns=(?P<turns>\d+) (?P<ending>.+)$"
+)
+
+
+def cells_from_logs(paths: list[Path]) -> list[Cell]:
+    """The cells of earlier runs, rebuilt from the per-run lines they printed (a stopped run keeps its seeds).
+
+    >>> line = "nvda_tsla            code  qwen2.5-coder:1.5b   seed  1: ok   chart=True   253.1s turns=4 chart-written"
+    >>> [(c.example, c.model, c.runs[0].ok, c.runs[0].turns) for c in cells_from_lines([line])]
+    [('nvda_tsla', 'qwen2.5-coder:1.5b', True, 4)]
+    """
+    lines: list[str] = []
+    for path in paths:
+        lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return cells_from_lines(lines)
+
+
+def cells_from_lines(lines: list[str]) -> list[Cell]:
+    cells: dict[tuple[str, str, str], Cell] = {}
+    for line in lines:
+        match = _RUN_LINE.match(line.strip())
+        if match is None:
+            continue
+        key = (match["example"], match["mode"], match["model"])
+        cell = cells.setdefault(key, Cell(*key))
+        cell.runs.append(
+            Run(
+                ok=match["ok"] == "ok",
+                chart=match["chart"] == "True",
+                seconds=float(match["seconds"]),
+                turns=int(match["turns"]),
+                ending=match["ending"].strip(),
+            )
+        )
+    return list(cells.values())
+
+
 def entries(cells: list[Cell]) -> list[dict[str, Any]]:
     """results.json entries: success share with the announcement's share on the same model as baseline."""
     baseline = {c.model: c.share for c in cells if c.example == BASELINE}
@@ -286,7 +326,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model's)")
     p.add_argument("--host", help="use this Ollama server instead of starting the embedded one")
     p.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    p.add_argument(
+        "--from-log",
+        nargs="+",
+        type=Path,
+        metavar="LOG",
+        help="rebuild the table from the per-run lines earlier runs printed, instead of running",
+    )
     args = p.parse_args(argv)
+    if args.from_log:
+        cells = cells_from_logs(args.from_log)
+        print(table(cells))
+        if not args.no_write:
+            merge(entries(cells))
+            print(f"\nwrote {RESULTS}")
+        return 0
     for name in ("examples", "models", "modes"):
         setattr(args, name, [x.strip() for x in getattr(args, name).split(",") if x.strip()])
     unknown = set(args.examples) - {*EXAMPLES, BASELINE}
