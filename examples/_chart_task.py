@@ -120,6 +120,24 @@ def fresh_opening() -> str:
     )
 
 
+def next_opening(termination: str, openings: int) -> str | None:
+    """The opening of the next chat after one ended with ``termination``, or None when the run is over.
+
+    A first chat whose opening reply had no code is asked again, firmer (`opening_retry`); a chat
+    that ended for a fresh start opens with `fresh_opening`. The caller checks the reply bound.
+
+    >>> next_opening("no-code", 1) == opening_retry(), next_opening("fresh-start", 2) == fresh_opening()
+    (True, True)
+    >>> next_opening("no-code", 2), next_opening("chart-written", 1)
+    (None, None)
+    """
+    if termination == "no-code" and openings == 1:
+        return opening_retry()
+    if termination == "fresh-start":
+        return fresh_opening()
+    return None
+
+
 def python_blocks(text: str) -> list[str]:
     """The Python code in a reply: fenced blocks (an unclosed last fence counts), or the whole reply if it parses.
 

@@ -428,15 +428,14 @@ def converse(user_proxy: Any, assistant: Any, turns: CodeTurns, *, task: str) ->
         # One more chat turn than model replies: CodeTurns runs the last reply's code, then ends the chat.
         chat = user_proxy.initiate_chat(assistant, message=opening, max_turns=turns.max_turns + 1, clear_history=True)
         result.messages.extend(chat.chat_history)
-        if result.turns >= turns.max_turns:
+        following = (
+            None if result.turns >= turns.max_turns else _chart_task.next_opening(result.termination, result.openings)
+        )
+        if following is None:
             break
-        if result.termination == "no-code" and result.openings == 1:
-            opening = _chart_task.opening_retry()
-        elif result.termination == "fresh-start":
+        if result.termination == "fresh-start":
             result.fresh_starts += 1
-            opening = _chart_task.fresh_opening()
-        else:
-            break
+        opening = following
     if _common.is_png(result.work_dir / CHART):
         result.chart = result.work_dir / CHART
 

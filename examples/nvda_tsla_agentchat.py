@@ -187,15 +187,14 @@ async def run(
             for message in outcome.messages:
                 result.messages.append((message.source, type(message).__name__, message.to_text()))
             result.stop_reason = outcome.stop_reason or ""
-            if result.turns >= max_turns:
+            following = (
+                None if result.turns >= max_turns else _chart_task.next_opening(result.termination, result.openings)
+            )
+            if following is None:
                 break
-            if result.termination == "no-code" and result.openings == 1:
-                opening = _chart_task.opening_retry()
-            elif result.termination == "fresh-start":
+            if result.termination == "fresh-start":
                 result.fresh_starts += 1
-                opening = _chart_task.fresh_opening()
-            else:
-                break
+            opening = following
     finally:
         await executor.stop()
         await client.close()
