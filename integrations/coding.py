@@ -534,6 +534,11 @@ class CodeLoop:
         self._confirm = True
         return None
 
+    def _written_heads(self) -> str:
+        """What the named output files hold now (a wrong content is the commonest miss once they exist)."""
+        heads = [_head(self.work_dir / name) for name in self.outputs if _written(self.work_dir / name)]
+        return "".join(f"{line}\n" for line in heads)
+
     def _feedback(self, run: Run) -> str:
         tail = traceback_tail(run.output) or "(no output)"
         if run.exit_code != 0:
@@ -549,10 +554,21 @@ class CodeLoop:
         else:
             missing = f": {self.verdict}" if isinstance(self.verdict, str) and self.verdict else ""
             text = (
-                f"The program ran, but the task is not done yet{missing}. Output:\n{tail}\n"
+                f"The program ran, but the task is not done yet{missing}. Output:\n{tail}\n{self._written_heads()}"
                 "Send the whole corrected program in one ```python block."
             )
         return f"{REPEATED}\n{text}" if run.repeated else text
+
+
+def _head(path: Path) -> str:
+    """The first lines of a text file the program wrote, for the model to compare with what was asked."""
+    if path.suffix.lower() not in _TEXT_SUFFIXES:
+        return f"{path.name}: {path.stat().st_size} bytes"
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        head = handle.read(300)
+    lines = head.splitlines()[:_PREVIEW_LINES]
+    more = " ..." if len(head.splitlines()) > _PREVIEW_LINES or len(head) == 300 else ""
+    return f"{path.name} begins: {' | '.join(lines)}{more}"
 
 
 def _written(path: Path) -> bool:
