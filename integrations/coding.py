@@ -417,6 +417,7 @@ class CodeLoop:
         self.replies_this_chat = 0
         self.fresh_starts = 0
         self.runs: list[Run] = []
+        self.transcript: list[tuple[str, str]] = []  # ("user" | "model", text), across fresh starts
         self.attempts = Attempts()
         self.ending: Ending = ""
         self.verdict: bool | str | None = False  # the last check's answer (see _judge)
@@ -426,6 +427,8 @@ class CodeLoop:
         """Record the task and which files are inputs (present now); the chat's first message calls it."""
         self.task = task
         self._inputs = {p.name for p in _visible_files(self.work_dir)}
+        if not self.transcript:
+            self.transcript.append(("user", task))
 
     @property
     def finished(self) -> bool:
@@ -445,25 +448,39 @@ class CodeLoop:
         """Judge one model reply: run its program (if any) and say what comes next."""
         prepared = self._before_run(reply)
         if isinstance(prepared, Step):
-            return prepared
+            return self._said(prepared)
         from integrations.sandbox import run_block
 
         result = run_block(
             prepared, "python", self.work_dir, timeout=self.timeout, python=self.python, confine=self.confine
         )
-        return self._after_run(prepared, result.exit_code, result.output, result.timed_out)
+        return self._said(self._after_run(prepared, result.exit_code, result.output, result.timed_out))
 
     async def step_async(self, reply: str) -> Step:
         """`step` for event loops; cancelling it kills the running program and all it started."""
         prepared = self._before_run(reply)
         if isinstance(prepared, Step):
-            return prepared
+            return self._said(prepared)
         from integrations.sandbox import run_block_async
 
         result = await run_block_async(
             prepared, "python", self.work_dir, timeout=self.timeout, python=self.python, confine=self.confine
         )
-        return self._after_run(prepared, result.exit_code, result.output, result.timed_out)
+        return self._said(self._after_run(prepared, result.exit_code, result.output, result.timed_out))
+
+    def report(self) -> str:
+        """One line on how the loop ended, for a last message or a log."""
+        codes = ", ".join(str(r.exit_code) for r in self.runs) or "none"
+        if self.finished:
+            return f"Done: the check of the result holds after {self.replies} repl(ies) (exit codes {codes})."
+        if self.ending:
+            return f"Stopped after {self.replies} repl(ies) without meeting the check (exit codes {codes})."
+        return f"Still going: {self.replies} repl(ies) so far (exit codes {codes})."
+
+    def _said(self, step: Step) -> Step:
+        if step.message is not None:
+            self.transcript.append(("user", step.message))
+        return step
 
     # -- the two halves of a step, around the run
 
@@ -472,6 +489,7 @@ class CodeLoop:
             self.begin(reply)  # no task given: the judge still needs one
         if self.ending:
             return Step("stop")
+        self.transcript.append(("model", reply))
         self.replies += 1
         self.replies_this_chat += 1
         blocks = python_blocks(reply)
