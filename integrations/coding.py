@@ -293,6 +293,8 @@ def hint(output: str, exit_code: int, timeout: float, work_dir: Path | None = No
         files = ", ".join(p.name for p in _visible_files(work_dir)) if work_dir else ""
         where = f" The files there are: {files}." if files else ""
         return f"Read and write files in the current directory, with the exact names given.{where}"
+    if "same first dimension" in last:
+        return "x and y have different lengths: compute one y value per x value (per row), then plot them."
     if "SyntaxError" in last or "IndentationError" in last:
         return "Send the whole program again, complete and valid Python, in one ```python block."
     return "Fix the error and send the whole corrected program in one ```python block."
