@@ -295,6 +295,11 @@ def hint(output: str, exit_code: int, timeout: float, work_dir: Path | None = No
         return f"Read and write files in the current directory, with the exact names given.{where}"
     if "same first dimension" in last:
         return "x and y have different lengths: compute one y value per x value (per row), then plot them."
+    if "f-string" in last and ("backslash" in last or "quote" in last):
+        return (
+            "Inside an f-string's braces use the other kind of quotes, not backslashes: "
+            "f\"{df['NVDA'].iloc[-1]:.2f}\", or compute the value on the line before."
+        )
     if "SyntaxError" in last or "IndentationError" in last:
         return "Send the whole program again, complete and valid Python, in one ```python block."
     return "Fix the error and send the whole corrected program in one ```python block."

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from integrations.coding import REPEATED, CodeLoop, describe_files, named_outputs, python_blocks, system_message
+from integrations.coding import REPEATED, CodeLoop, describe_files, hint, named_outputs, python_blocks, system_message
 from integrations.errors import ConfigError
 
 SQUARES = "Write the squares of 1 to 12 to squares.txt, one per line."
@@ -77,7 +77,11 @@ def test_input_files_staged_before_the_task_are_not_outputs(tmp_path: Path) -> N
     assert loop.outputs == ["sum.txt"]
     loop.step(fence("import csv\nrows = list(csv.DictReader(open('data.csv')))\nprint(len(rows))"))
     assert not loop.finished  # data.csv exists, but sum.txt is what was asked
-    loop.step(fence("import csv\ns = sum(int(r['x']) for r in csv.DictReader(open('data.csv')))\nopen('sum.txt','w').write(str(s))"))
+    loop.step(
+        fence(
+            "import csv\ns = sum(int(r['x']) for r in csv.DictReader(open('data.csv')))\nopen('sum.txt','w').write(str(s))"
+        )
+    )
     assert loop.finished and (tmp_path / "sum.txt").read_text() == "3"
 
 
@@ -203,3 +207,9 @@ def test_a_wrong_output_is_shown_to_the_model_beside_the_callers_words(tmp_path:
     step = loop.step(fence("open('squares.txt', 'w').write('\\n'.join(f'{i}^2' for i in range(1, 13)))"))
     assert step.message is not None and "wrong numbers" in step.message
     assert "squares.txt begins: 1^2 | 2^2 | 3^2 | 4^2 ..." in step.message
+
+
+def test_a_backslash_in_an_f_string_gets_the_quoting_fix() -> None:
+    # Python before 3.12 refuses backslashes inside an f-string's braces; small models write them often.
+    output = "    print(f'{df[\\'NVDA\\'].iloc[-1]}')\nSyntaxError: f-string expression part cannot include a backslash"
+    assert "other kind of quotes" in hint(output, 1, 60)
