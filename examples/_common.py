@@ -97,8 +97,9 @@ def is_png(path: Path | None) -> bool:
 def code_executor(work_dir: Path, *, timeout: int) -> Any:
     """An AG2/Autogen classic executor for model-written code, confined by `integrations.sandbox`.
 
-    Python blocks only (shell blocks are refused), an environment without secrets, writes
-    limited to ``work_dir`` where Landlock exists, every process killed after ``timeout`` s.
+    Python blocks only (shell blocks are refused), an environment without secrets, reads,
+    writes, network, metadata and resources confined as `integrations.sandbox` describes,
+    every process killed after ``timeout`` s.
     """
     from integrations.sandbox import ConfinedCodeExecutor
 

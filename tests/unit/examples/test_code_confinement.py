@@ -122,7 +122,7 @@ def test_executors_warn_where_writes_are_not_confined(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: Callable[..., Any]
 ) -> None:
     _no_landlock(monkeypatch)
-    with pytest.warns(sandbox.UnconfinedWarning, match="NOTHING stops it writing outside"):
+    with pytest.warns(sandbox.UnconfinedWarning, match="NOTHING stops it reading or writing outside"):
         build(tmp_path, timeout=5)
 
 
@@ -157,7 +157,7 @@ def test_without_confinement_the_example_refuses_unless_told_yes(
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal to ask
     assert _main(name, args, tmp_path) == 2
     out = capsys.readouterr()
-    assert f"NOTHING stops it writing outside {tmp_path}" in out.out
+    assert f"NOTHING stops it reading or writing outside {tmp_path}" in out.out
     assert "add --yes" in out.err and "Ollama is not reachable" not in out.err  # it stopped before any request
 
     code = _main(name, [*args, "--yes"], tmp_path)
