@@ -30,9 +30,18 @@ from pathlib import Path
 
 import httpx
 
-from integrations.embedded.connections import raise_file_limit
-
 SERVER = "from integrations.embedded.server import serve; serve(port={port}, models_dir={models!r})"
+
+
+def _raise_file_limit(wanted: int) -> int:
+    """This process's soft open-file limit, lifted towards ``wanted`` (the attack's sockets are ours)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return int(resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
 def _free_port() -> int:
@@ -158,7 +167,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60, help="how long the attack lasts")
     parser.add_argument("--baseline", type=float, default=10, help="seconds of the baseline without attack")
     args = parser.parse_args()
-    if raise_file_limit(4 * args.connections + 256) < 2 * args.connections + 64:
+    if _raise_file_limit(4 * args.connections + 256) < 2 * args.connections + 64:
         raise SystemExit("the open-file limit is too low for that many connections (ulimit -n)")
     with tempfile.TemporaryDirectory() as models:
         process, url = _start_server(Path(models))
