@@ -52,7 +52,8 @@ def _free_port() -> int:
 
 def _start_server(models: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    process = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port, models=str(models))])
+    log = (models / "server.log").open("wb")  # the server's warnings stay out of the figures
+    process = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port, models=str(models))], stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

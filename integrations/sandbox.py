@@ -26,9 +26,11 @@ import contextlib
 import ctypes
 import dataclasses
 import errno
+import functools
 import hashlib
 import math
 import os
+import re
 import select
 import signal
 import stat
@@ -55,6 +57,7 @@ __all__ = [
     "deny_metadata_and_sockets",
     "drop_capabilities",
     "landlock_abi",
+    "read_only_mounts",
     "readable_paths",
     "restrict",
     "restrict_writes",
@@ -223,10 +226,11 @@ def restrict_writes(writable: Iterable[str | os.PathLike[str]]) -> int:
 # paths, so metadata changes fail everywhere, the work dir included.
 _AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
 _X32_BIT = 0x40000000
-_METADATA_CALLS = {  # chmod, chown, utime and extended-attribute changes; io_uring (which has its own xattr ops)
-    "x86_64": (90, 91, 92, 93, 94, 132, 235, 260, 261, 268, 280, 452, 188, 189, 190, 197, 198, 199, 463, 466, 425),
-    "aarch64": (52, 53, 54, 55, 88, 452, 5, 6, 7, 14, 15, 16, 463, 466, 425),
+_METADATA_CALLS = {  # chmod, chown, utime and extended-attribute changes
+    "x86_64": (90, 91, 92, 93, 94, 132, 235, 260, 261, 268, 280, 452, 188, 189, 190, 197, 198, 199, 463, 466),
+    "aarch64": (52, 53, 54, 55, 88, 452, 5, 6, 7, 14, 15, 16, 463, 466),
 }
+_IO_URING_SETUP = 425  # io_uring has its own socket, connect and xattr operations, which seccomp cannot see
 _SOCKET_CALL = {"x86_64": 41, "aarch64": 198}
 _AF_UNIX = 1
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
@@ -248,13 +252,13 @@ def seccomp_supported() -> bool:
     return sys.platform.startswith("linux") and os.uname().machine in _AUDIT_ARCH
 
 
-def _seccomp_program(machine: str, network: bool) -> list[tuple[int, int, int, int]]:
+def _seccomp_program(machine: str, network: bool, metadata: bool) -> list[tuple[int, int, int, int]]:
     eperm, eacces = _RET_ERRNO | 1, _RET_ERRNO | 13
     program = [(_BPF_LD_W_ABS, 0, 0, _SECCOMP_ARCH), (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[machine])]
     program += [(_BPF_RET_K, 0, 0, _RET_KILL_PROCESS), (_BPF_LD_W_ABS, 0, 0, _SECCOMP_NR)]
     if machine == "x86_64":  # the x32 ABI numbers its calls differently: refuse it whole
         program += [(_BPF_JGE_K, 0, 1, _X32_BIT), (_BPF_RET_K, 0, 0, _RET_ERRNO | 38)]
-    for number in _METADATA_CALLS[machine]:
+    for number in (*(_METADATA_CALLS[machine] if metadata else ()), _IO_URING_SETUP):
         program += [(_BPF_JEQ_K, 0, 1, number), (_BPF_RET_K, 0, 0, eperm)]
     program += [(_BPF_JEQ_K, 1, 0, _SOCKET_CALL[machine]), (_BPF_RET_K, 0, 0, _RET_ALLOW)]
     if network:  # IP sockets allowed; Unix sockets (a Docker socket is root) still refused
@@ -265,22 +269,90 @@ def _seccomp_program(machine: str, network: bool) -> list[tuple[int, int, int, i
     return program
 
 
-def deny_metadata_and_sockets(*, network: bool = False) -> None:
+def deny_metadata_and_sockets(*, network: bool = False, metadata: bool = True) -> None:
     """Install a seccomp filter on this process and its future children. Irreversible.
 
-    ``chmod``/``chown``/``utime``/extended-attribute changes and ``io_uring`` fail with
-    ``EPERM``; ``socket()`` fails with ``EACCES`` (with ``network``, only for Unix
-    sockets). Sets ``no_new_privs``. Raises `OSError` where unsupported.
+    ``io_uring`` and (with ``metadata``) ``chmod``/``chown``/``utime``/extended-attribute
+    changes fail with ``EPERM``, everywhere; ``socket()`` fails with ``EACCES`` (with
+    ``network``, only for Unix sockets). Sets ``no_new_privs``. Raises `OSError` where
+    unsupported.
     """
     machine = os.uname().machine
     if not seccomp_supported():
         raise OSError(f"no seccomp filter for {sys.platform}/{machine}")
-    program = _seccomp_program(machine, network)
+    program = _seccomp_program(machine, network, metadata)
     filters = (_SockFilter * len(program))(*(_SockFilter(*instruction) for instruction in program))
     fprog = _SockFprog(len(program), filters)
     libc = _libc()
     _check(libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
     _check(libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "prctl(PR_SET_SECCOMP)")
+
+
+# ---------------------------------------------------------------- read-only mounts (Linux user namespaces)
+
+# In a new user and mount namespace (unprivileged where the kernel allows it), every mount
+# is remounted read-only except bind mounts of the work dir: chmod, chown, utime and
+# xattr changes outside it fail with EROFS, while the work dir keeps them.
+_CLONE_NEWNS, _CLONE_NEWUSER = 0x00020000, 0x10000000
+_MS_RDONLY, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 32, 4096, 16384, 1 << 18
+_ST_TO_MS = {  # statvfs flags to the mount flags a remount must repeat (the kernel locks them in a user namespace)
+    "ST_NOSUID": 2,
+    "ST_NODEV": 4,
+    "ST_NOEXEC": 8,
+    "ST_SYNCHRONOUS": 16,
+    "ST_MANDLOCK": 64,
+    "ST_NOATIME": 1024,
+    "ST_NODIRATIME": 2048,
+    "ST_RELATIME": 1 << 21,
+}
+
+
+def _mount_points() -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as handle:
+        points = [line.split()[4] for line in handle if line.strip()]
+    return [re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point) for point in points]
+
+
+def _mount(libc: Any, source: str | None, target: str, flags: int) -> None:
+    encoded = None if source is None else os.fsencode(source)
+    _check(libc.mount(encoded, os.fsencode(target), None, ctypes.c_ulong(flags), None), f"mount({target})")
+
+
+def read_only_mounts(writable: Iterable[str | os.PathLike[str]]) -> None:
+    """Enter a new user and mount namespace in which every mount but ``writable`` directories is read-only.
+
+    The user keeps its own uid and gid (mapped to themselves). Raises `OSError` where
+    the kernel does not allow an unprivileged user namespace, or a mount cannot be
+    made read-only. Irreversible: call it in the process to confine, before
+    `drop_capabilities` (remounting needs the namespace's capabilities).
+    """
+    if not sys.platform.startswith("linux"):
+        raise OSError("user namespaces are Linux's")
+    uid, gid = os.getuid(), os.getgid()
+    keep = [os.path.realpath(p) for p in writable if os.path.isdir(p)]
+    libc = _libc()
+    _check(libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNS), "unshare(CLONE_NEWUSER | CLONE_NEWNS)")
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as handle:
+            handle.write(text)
+    _mount(libc, None, "/", _MS_REC | _MS_PRIVATE)  # nothing we do here reaches the host's mounts
+    for path in keep:
+        _mount(libc, path, path, _MS_BIND | _MS_REC)
+    for point in _mount_points():
+        if any(point == k or point.startswith(k.rstrip("/") + "/") for k in keep):
+            continue
+        try:
+            flags = os.statvfs(point).f_flag
+        except OSError:  # hidden under another mount, or gone: nothing reaches it by this path
+            continue
+        kept = sum(ms for st, ms in _ST_TO_MS.items() if flags & getattr(os, st, 0))
+        try:
+            _mount(libc, None, point, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | kept)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.EACCES):
+                raise
+    with contextlib.suppress(OSError):  # the working directory still points into the mount below the bind
+        os.chdir(os.getcwd())
 
 
 # ---------------------------------------------------------------- capabilities and resources
@@ -457,6 +529,7 @@ class Confinement:
     network_allowed: bool = False  # the user opted in to the network
     limits: Limits = Limits()
     root: bool = False  # run as root: RLIMIT_NPROC does not bind
+    mount_namespace: bool = False  # read-only mounts in a private user and mount namespace
 
     @property
     def writes(self) -> bool:
@@ -473,7 +546,8 @@ class Confinement:
 
     @property
     def metadata(self) -> bool:
-        return self.seccomp
+        """chmod/chown/utime/xattr changes outside the work dir fail (read-only mounts, else seccomp everywhere)."""
+        return self.mount_namespace or self.seccomp
 
     @property
     def complete(self) -> bool:
@@ -488,7 +562,9 @@ class Confinement:
         if not self.network_allowed and self.landlock_abi < 4:
             lacking.append("Landlock ABI 4 (Linux 6.7+) for TCP")
         if not self.seccomp:
-            lacking.append("a seccomp filter (Linux x86-64 or arm64) for metadata changes and sockets")
+            lacking.append("a seccomp filter (Linux x86-64 or arm64) for sockets")
+        if not self.metadata:
+            lacking.append("user namespaces or a seccomp filter for metadata changes")
         if not self.process_tree:
             lacking.append("a child subreaper (Linux) to kill detached processes")
         return lacking
@@ -509,8 +585,13 @@ class Confinement:
         else:
             parts.append(f"NOTHING stops it reading or writing outside {work_dir} (no Landlock on this system)")
         parts.append(self._network_text())
-        if self.metadata:
-            parts.append("chmod, chown, utime and xattr changes fail everywhere, the work dir included")
+        if self.mount_namespace:
+            parts.append(
+                f"chmod, chown, utime and xattr changes outside {work_dir} fail (every other mount read-only, in a "
+                "private user and mount namespace)"
+            )
+        elif self.seccomp:
+            parts.append("chmod, chown, utime and xattr changes fail everywhere, the work dir included (seccomp)")
         else:
             parts.append("NOTHING stops chmod, chown, utime or xattr changes (no seccomp filter here)")
         parts.append("no capabilities, no_new_privs")
@@ -559,7 +640,24 @@ def confinement(*, network: bool = False, limits: Limits | None = None) -> Confi
         network_allowed=network,
         limits=limits or Limits(),
         root=hasattr(os, "geteuid") and os.geteuid() == 0,
+        mount_namespace=linux and _mount_namespace_works(),
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _mount_namespace_works() -> bool:
+    """Whether `read_only_mounts` succeeds here: tried once, in a throwaway process."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", str(LAUNCHER), "--probe-mounts"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 # ---------------------------------------------------------------- the environment
@@ -1046,11 +1144,16 @@ def _exec_confined(command: list[str], plan: _Plan, output: int) -> None:
         os.dup2(output, 2)
         os.close(output)
         set_limits(plan.limits, plan.timeout)
+        read_only = False
+        if plan.writable:
+            with contextlib.suppress(OSError):  # no user namespaces here: seccomp refuses metadata changes instead
+                read_only_mounts(plan.writable)
+                read_only = True
         drop_capabilities()
         if plan.writable and landlock_abi() >= 1:
             restrict(plan.writable, plan.readable, network=plan.network)
         if plan.writable and seccomp_supported():
-            deny_metadata_and_sockets(network=plan.network)
+            deny_metadata_and_sockets(network=plan.network, metadata=not read_only)
         os.execvp(command[0], command)
     except BaseException as exc:  # report and leave: this is a forked copy of the launcher
         os.write(2, f"sandbox: cannot start {command[0]}: {exc}\n".encode())
@@ -1071,14 +1174,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="append", default=[], help="a directory or file that may be written")
     parser.add_argument("--read", action="append", default=None, help="a directory or file that may be read")
     parser.add_argument("--network", action="store_true", help="allow TCP/UDP (Unix sockets stay refused)")
-    parser.add_argument("--timeout", type=float, required=True, help="seconds before everything is killed")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds before everything is killed")
     parser.add_argument("--output", type=int, default=MAX_OUTPUT, help="bytes of output kept")
     parser.add_argument("--memory", type=int, default=Limits.memory, help="bytes of address space per process")
     parser.add_argument("--cpu", type=int, default=None, help="seconds of CPU time per process")
     parser.add_argument("--processes", type=int, default=Limits.processes, help="processes beyond the user's")
     parser.add_argument("--file-size", type=int, default=Limits.file_size, help="bytes per file written")
+    parser.add_argument("--probe-mounts", action="store_true", help="exit 0 when read_only_mounts works here")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command")
     args = parser.parse_args(argv)
+    if args.probe_mounts:
+        try:
+            read_only_mounts([])
+        except OSError:
+            return 1
+        return 0
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
