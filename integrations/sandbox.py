@@ -435,7 +435,11 @@ def set_limits(limits: Limits, timeout: float) -> None:
         hard = value if hard is None else hard
         if old_hard != resource.RLIM_INFINITY:
             value, hard = min(value, old_hard), min(hard, old_hard)
-        resource.setrlimit(which, (value, hard))
+        try:
+            resource.setrlimit(which, (value, hard))
+        except (ValueError, OSError):  # a limit this system does not enforce (macOS and RLIMIT_AS)
+            if sys.platform.startswith("linux"):
+                raise
 
     cap(resource.RLIMIT_AS, limits.memory)
     cap(resource.RLIMIT_FSIZE, limits.file_size)
@@ -617,8 +621,11 @@ class Confinement:
     def _limits_text(self, timeout: float) -> str:
         limits = self.limits
         processes = f"{limits.processes} more processes" if not self.root else "no process-count limit (run as root)"
+        memory = f"{_size(limits.memory)} of memory"
+        if sys.platform == "darwin":
+            memory += " (not enforced by macOS)"
         return (
-            f"limits per process: {_size(limits.memory)} of memory, {limits.cpu(timeout)} s of CPU, "
+            f"limits per process: {memory}, {limits.cpu(timeout)} s of CPU, "
             f"files up to {_size(limits.file_size)}; {processes}; output kept up to {_size(limits.output)}"
         )
 

@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,6 +185,14 @@ def test_no_tcp_connection_reaches_a_listening_port(run: Runner, tmp_path: Path,
     code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=5).sendall(b'{SECRET}')"
     ran = run(code, tmp_path / "work")
     refused = ran.exit_code != 0 and "PermissionError" in ran.output and not _accepted(listener)
+    _count("confinement: network", refused)
+    assert refused, ran.output
+
+
+def test_the_embedded_servers_port_is_unreachable(run: Runner, tmp_path: Path, ollama_server: Any) -> None:
+    code = f"import urllib.request\nprint(urllib.request.urlopen('{ollama_server.url}/api/version', timeout=5).read())"
+    ran = run(code, tmp_path / "work")
+    refused = ran.exit_code != 0 and '"version"' not in ran.output and "Permission denied" in ran.output
     _count("confinement: network", refused)
     assert refused, ran.output
 
