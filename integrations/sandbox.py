@@ -414,6 +414,53 @@ class Limits:
         return self.cpu_seconds if self.cpu_seconds is not None else math.ceil(timeout) + 1
 
 
+def _pids_cgroup_parent() -> Path | None:
+    """Where root can make a pids cgroup for a block (Linux does not apply RLIMIT_NPROC to root), or None."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return None
+    try:
+        lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:  # cgroup v1: the pids hierarchy, below our own cgroup
+        _, controllers, path = line.split(":", 2)
+        if "pids" in controllers.split(","):
+            base = Path("/sys/fs/cgroup/pids") / path.lstrip("/")
+            return base if base.is_dir() and os.access(base, os.W_OK) else None
+    root = Path("/sys/fs/cgroup")  # cgroup v2: a child of the root cgroup, where pids is enabled for children
+    with contextlib.suppress(OSError):
+        if "pids" in (root / "cgroup.subtree_control").read_text(encoding="utf-8").split() and os.access(root, os.W_OK):
+            return root
+    return None
+
+
+class _PidsCgroup:
+    """A pids cgroup capping how many tasks a block may run; made by the launcher, joined by the block."""
+
+    def __init__(self, parent: Path, limit: int) -> None:
+        self.path = parent / f"ollama-integrations-sandbox-{os.getpid()}"
+        self.path.mkdir()
+        try:
+            (self.path / "pids.max").write_text(str(limit), encoding="ascii")
+        except OSError:
+            self.remove()
+            raise
+
+    def join(self) -> None:
+        (self.path / "cgroup.procs").write_text(str(os.getpid()), encoding="ascii")
+
+    def remove(self) -> None:
+        """Remove the cgroup once its last task is gone (the launcher killed them)."""
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.02)
+
+
 def _user_processes(uid: int) -> int:
     """How many processes ``uid`` runs now (RLIMIT_NPROC counts them all)."""
     count = 0
@@ -534,6 +581,7 @@ class Confinement:
     limits: Limits = Limits()
     root: bool = False  # run as root: RLIMIT_NPROC does not bind
     mount_namespace: bool = False  # read-only mounts in a private user and mount namespace
+    process_cgroup: bool = False  # run as root: a pids cgroup caps the process count instead
 
     @property
     def writes(self) -> bool:
@@ -620,7 +668,11 @@ class Confinement:
 
     def _limits_text(self, timeout: float) -> str:
         limits = self.limits
-        processes = f"{limits.processes} more processes" if not self.root else "no process-count limit (run as root)"
+        processes = f"{limits.processes} more processes"
+        if self.root:
+            processes = f"{limits.processes} processes (a pids cgroup)"
+            if not self.process_cgroup:
+                processes = "no process-count limit (run as root, and no pids cgroup can be made here)"
         memory = f"{_size(limits.memory)} of memory"
         if sys.platform == "darwin":
             memory += " (not enforced by macOS)"
@@ -648,6 +700,7 @@ def confinement(*, network: bool = False, limits: Limits | None = None) -> Confi
         limits=limits or Limits(),
         root=hasattr(os, "geteuid") and os.geteuid() == 0,
         mount_namespace=linux and _mount_namespace_works(),
+        process_cgroup=_pids_cgroup_parent() is not None,
     )
 
 
@@ -1143,10 +1196,12 @@ class _Plan:
     timeout: float
 
 
-def _exec_confined(command: list[str], plan: _Plan, output: int) -> None:
+def _exec_confined(command: list[str], plan: _Plan, output: int, cgroup: _PidsCgroup | None = None) -> None:
     """In the forked child: own process group, limits, no capabilities, Landlock, seccomp, exec. Never returns."""
     try:
         os.setpgid(0, 0)
+        if cgroup is not None:
+            cgroup.join()
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.close(output)
@@ -1209,17 +1264,31 @@ def main(argv: list[str] | None = None) -> int:
         subreaper = _libc().prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, _on_signal)
+    cgroup = None
+    parent = _pids_cgroup_parent()
+    if parent is not None:
+        with contextlib.suppress(OSError):  # then RLIMIT_NPROC alone, which does not bind root
+            cgroup = _PidsCgroup(parent, limits.processes)
+    try:
+        return _supervise(command, plan, args.timeout, subreaper, cgroup)
+    finally:
+        if cgroup is not None:
+            cgroup.remove()
+
+
+def _supervise(command: list[str], plan: _Plan, timeout: float, subreaper: bool, cgroup: _PidsCgroup | None) -> int:
+    """Fork the confined command, copy its output, wait, kill what is left; the exit code to report."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        _exec_confined(command, plan, write_end)
+        _exec_confined(command, plan, write_end, cgroup)
     os.close(write_end)
-    output = _Output(read_end, args.output)
+    output = _Output(read_end, plan.limits.output)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.setpgid(pid, pid)  # also done by the child: whichever runs first
     try:
-        status = _wait(pid, args.timeout, output)
+        status = _wait(pid, timeout, output)
     except _Stopped as stopped:
         _kill_tree(pid, subreaper=subreaper)
         return 128 + int(stopped.args[0])
@@ -1227,7 +1296,7 @@ def main(argv: list[str] | None = None) -> int:
     output.finish(time.monotonic() + 2)
     if status is None:
         print(
-            f"\nTimeout: the code ran longer than {args.timeout:g} s and was stopped, with every process it started.",
+            f"\nTimeout: the code ran longer than {timeout:g} s and was stopped, with every process it started.",
             file=sys.stderr,
         )
         return TIMEOUT_EXIT

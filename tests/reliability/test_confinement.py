@@ -329,3 +329,22 @@ def test_cpu_time_beyond_the_limit_is_stopped(tmp_path: Path) -> None:
     refused = result.exit_code != 0 and not result.timed_out and "CPU-time limit" in result.output
     _count("confinement: resources", refused)
     assert refused, result.output
+
+
+def test_processes_beyond_the_limit_are_refused(tmp_path: Path) -> None:
+    found = sandbox.confinement()
+    if found.root and not found.process_cgroup:
+        pytest.skip("as root, only a pids cgroup limits processes, and none can be made here")
+    code = (
+        "import subprocess\nstarted = []\ntry:\n"
+        "    for _ in range(60):\n        started.append(subprocess.Popen(['sleep', '30']))\n"
+        "finally:\n    print('started', len(started))\n    for p in started:\n        p.kill()\n"
+    )
+    limits = sandbox.Limits(processes=12)
+    result = sandbox.run_block(code, "python", tmp_path / "work", timeout=30, limits=limits)
+    refused = result.exit_code != 0 and "Resource temporarily unavailable" in result.output
+    refused = refused and "started 60" not in result.output
+    _count("confinement: resources", refused)
+    assert refused, result.output
+    parent = sandbox._pids_cgroup_parent()
+    assert parent is None or not list(parent.glob("ollama-integrations-sandbox-*"))  # removed after the block
