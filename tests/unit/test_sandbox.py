@@ -265,7 +265,9 @@ def test_the_description_is_exact_about_network_metadata_and_limits() -> None:
     assert "NOTHING stops chmod, chown, utime or xattr changes" in text
     assert "256 MiB of memory, 5 s of CPU, files up to 1 MiB; 10 more processes; output kept up to 4 KiB" in text
     as_root = dataclasses.replace(found, root=True).describe(Path("/w"), 60)
-    assert "no process-count limit (run as root)" in as_root
+    assert "no process-count limit (run as root, and no pids cgroup can be made here)" in as_root
+    with_cgroup = dataclasses.replace(found, root=True, process_cgroup=True).describe(Path("/w"), 60)
+    assert "10 processes (a pids cgroup)" in with_cgroup
     opened = sandbox.Confinement(landlock_abi=7, process_tree=True, seccomp=True, network_allowed=True)
     assert opened.complete and "NETWORK IS OPEN" in opened.describe(Path("/w"), 60)
     assert "Unix sockets refused" in opened.describe(Path("/w"), 60)
