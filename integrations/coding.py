@@ -26,7 +26,10 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from integrations.sandbox import Limits
 
 __all__ = [
     "FRESH_AFTER",
@@ -377,6 +380,8 @@ class CodeLoop:
         timeout: seconds each program may run.
         fresh_after: failed replies in one chat before it starts over (once) from a clean history.
         confine: None uses what the kernel offers (see `integrations.sandbox.confinement`).
+        network: let programs open TCP/UDP sockets (off by default).
+        limits: memory, CPU, file-size, process and output limits (`integrations.sandbox.Limits`).
     """
 
     def __init__(
@@ -390,6 +395,8 @@ class CodeLoop:
         fresh_after: int = FRESH_AFTER,
         python: str | None = None,
         confine: bool | None = None,
+        network: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         from integrations.errors import ConfigError
 
@@ -407,6 +414,8 @@ class CodeLoop:
         self.fresh_after = fresh_after
         self.python = python
         self.confine = confine
+        self.network = network
+        self.limits = limits
         self.confinement = sandbox.confinement()
         notice = self.confinement.describe(self.work_dir, timeout)
         if not self.confinement.complete:
@@ -458,9 +467,7 @@ class CodeLoop:
             return self._said(prepared)
         from integrations.sandbox import run_block
 
-        result = run_block(
-            prepared, "python", self.work_dir, timeout=self.timeout, python=self.python, confine=self.confine
-        )
+        result = run_block(prepared, "python", self.work_dir, **self._run_options())
         return self._said(self._after_run(prepared, result.exit_code, result.output, result.timed_out))
 
     async def step_async(self, reply: str) -> Step:
@@ -470,9 +477,7 @@ class CodeLoop:
             return self._said(prepared)
         from integrations.sandbox import run_block_async
 
-        result = await run_block_async(
-            prepared, "python", self.work_dir, timeout=self.timeout, python=self.python, confine=self.confine
-        )
+        result = await run_block_async(prepared, "python", self.work_dir, **self._run_options())
         return self._said(self._after_run(prepared, result.exit_code, result.output, result.timed_out))
 
     def report(self) -> str:
@@ -483,6 +488,15 @@ class CodeLoop:
         if self.ending:
             return f"Stopped after {self.replies} repl(ies) without meeting the check (exit codes {codes})."
         return f"Still going: {self.replies} repl(ies) so far (exit codes {codes})."
+
+    def _run_options(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "python": self.python,
+            "confine": self.confine,
+            "network": self.network,
+            "limits": self.limits,
+        }
 
     def _said(self, step: Step) -> Step:
         if step.message is not None:

@@ -113,10 +113,12 @@ def parse_hosts(value: str | None) -> tuple[OllamaHost, ...]:
 
 
 def mask_credentials(value: str) -> str:
-    """``value`` with whatever precedes an ``@`` in each host replaced by ``***``: safe to show or log.
+    """``value`` with the secrets a host may carry replaced by ``***``: safe to show or log.
 
-    A host never keeps credentials (`parse_host` refuses them), but the value a user
-    typed still reaches error messages; this is what they show.
+    Whatever precedes an ``@`` (user and password) and the value of each query
+    parameter and fragment (``?token=...``). A host never keeps any of them
+    (`parse_host` refuses them), but the value a user typed still reaches error
+    messages, ``doctor`` and ``config``; this is the one function that masks it.
 
     >>> mask_credentials("http://user:secret@127.0.0.1:1")
     'http://***@127.0.0.1:1'
@@ -124,6 +126,8 @@ def mask_credentials(value: str) -> str:
     " '***@host', https://***@b:2 ,c:3"
     >>> mask_credentials("http://example.com:11434")
     'http://example.com:11434'
+    >>> mask_credentials("http://host/?token=abc&x=1#frag, b:2?k")
+    'http://host/?token=***&x=***#***, b:2?***'
     """
     parts = []
     for part in value.split(","):
@@ -132,7 +136,12 @@ def mask_credentials(value: str) -> str:
             # Keep what precedes the credentials: spaces, quotes and a real scheme (``user:pw://`` is none).
             start = _BEFORE_CREDENTIALS.match(part)
             part = f"{part[: start.end() if start and start.end() <= at else 0]}***{part[at:]}"
-        parts.append(part)
+        part, hash_, _ = part.partition("#")
+        part, question, query = part.partition("?")
+        if question:
+            masked = [f"{name}=***" if sep else "***" for name, sep, _ in (p.partition("=") for p in query.split("&"))]
+            part = f"{part}?{'&'.join(masked)}"
+        parts.append(f"{part}#***" if hash_ else part)
     return ",".join(parts)
 
 

@@ -18,7 +18,7 @@ require("autogen_core", "agentchat")
 from autogen_core import CancellationToken  # noqa: E402  (after the import guard)
 from autogen_core.code_executor import CodeBlock, CodeExecutor, CodeResult  # noqa: E402
 
-from integrations.sandbox import UnconfinedWarning, confinement, run_blocks_async  # noqa: E402
+from integrations.sandbox import Limits, UnconfinedWarning, confinement, run_blocks_async  # noqa: E402
 
 __all__ = ["ConfinedCodeResult", "ConfinedLocalCodeExecutor"]
 
@@ -34,17 +34,28 @@ class ConfinedLocalCodeExecutor(CodeExecutor):
     """Runs Python blocks through `integrations.sandbox.run_block`; refuses shell blocks.
 
     Cancelling the token kills the running block with every process it started.
-    Warns with `UnconfinedWarning` when this machine cannot confine writes.
+    Warns with `UnconfinedWarning` when this machine cannot confine all `Confinement` lists.
+    ``network`` and ``limits`` as for `run_block`.
     """
 
-    def __init__(self, work_dir: Path, *, timeout: int = 60, python: str | None = None) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        *,
+        timeout: int = 60,
+        python: str | None = None,
+        network: bool = False,
+        limits: Limits | None = None,
+    ) -> None:
         if timeout < 1:
             raise ValueError(f"timeout must be at least 1 second, not {timeout!r}")
         self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
         self.python = python
-        self.confinement = confinement()
+        self.network = network
+        self.limits = limits
+        self.confinement = confinement(network=network, limits=limits)
         if not self.confinement.complete:
             warnings.warn(self.confinement.describe(self.work_dir, timeout), UnconfinedWarning, stacklevel=2)
 
@@ -52,7 +63,10 @@ class ConfinedLocalCodeExecutor(CodeExecutor):
         self, code_blocks: list[CodeBlock], cancellation_token: CancellationToken
     ) -> ConfinedCodeResult:
         blocks = [(block.language, block.code) for block in code_blocks]
-        task = asyncio.ensure_future(run_blocks_async(blocks, self.work_dir, timeout=self.timeout, python=self.python))
+        run = run_blocks_async(
+            blocks, self.work_dir, timeout=self.timeout, python=self.python, network=self.network, limits=self.limits
+        )
+        task = asyncio.ensure_future(run)
         cancellation_token.link_future(task)
         result = await task
         code_file = str(result.code_file) if result.code_file else None

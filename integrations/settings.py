@@ -266,6 +266,9 @@ def _explain(exc: ValidationError) -> str:
         if field == "host" and isinstance(error.get("input"), str):
             shown = repr(mask_credentials(error["input"]))
         message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a check of the whole object: its input is every field, the host and key included
+            problems.append(message.removeprefix("invalid settings: "))
+            continue
         env = f" (env {env_name(field)})" if field in OllamaSettings.model_fields else ""
         problems.append(f"{field}{env} = {shown}: {message}")
     return "invalid settings: " + "; ".join(problems)

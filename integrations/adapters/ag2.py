@@ -19,6 +19,7 @@ from integrations.settings import OllamaSettings
 
 if TYPE_CHECKING:
     from integrations.coding import CodeLoop, Done
+    from integrations.sandbox import Limits
 
 __all__ = ["code_agents", "code_user_proxy", "config_list", "llm_config", "native_config_list", "write_oai_config_list"]
 
@@ -163,6 +164,8 @@ def code_agents(
     max_replies: int = 6,
     timeout: int = 60,
     system_message: str | None = None,
+    network: bool = False,
+    limits: Limits | None = None,
     check: bool | None = None,
     pull: bool | None = None,
     **overrides: Any,
@@ -179,6 +182,7 @@ def code_agents(
     per reply, the files in ``work_dir`` described; stage inputs before calling this).
     ``user_proxy.code_loop`` is the `CodeLoop`: ``.finished``, ``.ending``, ``.runs``, ``.replies``.
     Replies are capped at `integrations.coding.MAX_TOKENS` tokens unless the settings set a cap.
+    ``network`` and ``limits`` go to the sandbox (`integrations.sandbox.Limits`; no network by default).
     """
     require("autogen", "autogen")
     from autogen import AssistantAgent
@@ -190,7 +194,13 @@ def code_agents(
         overrides["max_tokens"] = MAX_TOKENS
     config = llm_config(model, settings=settings, check=check, pull=pull, **overrides)
     loop = CodeLoop(
-        Path("coding") if work_dir is None else work_dir, task=task, done=done, max_replies=max_replies, timeout=timeout
+        Path("coding") if work_dir is None else work_dir,
+        task=task,
+        done=done,
+        max_replies=max_replies,
+        timeout=timeout,
+        network=network,
+        limits=limits,
     )
     never = lambda message: False  # noqa: E731  (only the loop ends the chat, never a word)
     assistant = AssistantAgent(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
     from integrations.coding import Done
+    from integrations.sandbox import Limits
 
 __all__ = ["client_config", "code_team", "model_client", "model_info_for"]
 
@@ -91,6 +92,8 @@ def code_team(
     max_replies: int = 6,
     timeout: int = 60,
     system_message: str | None = None,
+    network: bool = False,
+    limits: Limits | None = None,
     client: Any = None,
     check: bool | None = None,
     pull: bool | None = None,
@@ -104,7 +107,8 @@ def code_team(
     and a hint, calls out a resent program, clears the coder's context once for a fresh start after
     `integrations.coding.FRESH_AFTER` failures, and stops the team when ``done`` holds (see
     `integrations.coding.CodeLoop`) or after ``max_replies`` coder replies. ``team.code_loop`` is the
-    `CodeLoop`. ``client``: a ready AgentChat model client to use instead of `model_client`'s.
+    `CodeLoop`. ``network`` and ``limits`` go to the sandbox (no network by default).
+    ``client``: a ready AgentChat model client to use instead of `model_client`'s.
     ``team.code_client`` is the client: ``await team.code_client.close()`` when done.
     """
     require("autogen_agentchat", "agentchat")
@@ -123,7 +127,13 @@ def code_team(
             overrides["max_tokens"] = MAX_TOKENS
         client = model_client(model, settings=settings, check=check, pull=pull, **overrides)
     loop = CodeLoop(
-        Path("coding") if work_dir is None else work_dir, task=task, done=done, max_replies=max_replies, timeout=timeout
+        Path("coding") if work_dir is None else work_dir,
+        task=task,
+        done=done,
+        max_replies=max_replies,
+        timeout=timeout,
+        network=network,
+        limits=limits,
     )
     coder = AssistantAgent("coder", model_client=client, system_message=system_message or coder_message(loop.work_dir))
     stop = ExternalTermination()

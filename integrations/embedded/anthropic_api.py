@@ -135,7 +135,10 @@ def messages_request(body: dict[str, Any]) -> tuple[list[dict[str, Any]], list[d
                 message["name"] = names[message["tool_call_id"]]
             messages.append(message)
     tools = []
-    for i, tool in enumerate(body.get("tools") or []):
+    raw_tools = body.get("tools")
+    if raw_tools is not None and not isinstance(raw_tools, list):
+        raise ApiError(400, f"tools: {json.dumps(raw_tools)[:80]} is not a list of tools (name, input_schema)")
+    for i, tool in enumerate(raw_tools or []):
         if not isinstance(tool, dict) or tool.get("type") not in (None, "custom"):
             kind = tool.get("type") if isinstance(tool, dict) else None
             raise ApiError(400, f"tools[{i}] has type {kind!r}; only custom tools (name, input_schema) are supported")

@@ -110,18 +110,27 @@ class _Reader:
         self.pos += n
         return bytes(raw).decode("utf-8", errors="replace")
 
-    def value(self, kind: int) -> Any:
+    def count(self, what: str, smallest: int) -> int:
+        """A count read from the file, refused when its items (``smallest`` bytes each at least) cannot fit."""
+        n = self.u64()
+        if n * smallest > len(self.buf) - self.pos:
+            raise GGUFError(f"{what} claims {n} entries at offset {self.pos}, more than the file holds: corrupt file")
+        return n
+
+    def value(self, kind: int, depth: int = 0) -> Any:
         if kind == _STRING:
             return self.string()
         if kind == _ARRAY:
+            if depth > 8:
+                raise GGUFError(f"arrays nested more than 8 deep at offset {self.pos}: corrupt file")
             item_kind = self.u32()
-            count = self.u64()
+            count = self.count("an array", _SCALARS[item_kind][1] if item_kind in _SCALARS else 8)
             if item_kind in _SCALARS:
                 fmt, size = _SCALARS[item_kind]
                 values = list(struct.unpack_from(f"<{count}{fmt[1]}", self.buf, self.pos))
                 self.pos += size * count
                 return values
-            return [self.value(item_kind) for _ in range(count)]
+            return [self.value(item_kind, depth + 1) for _ in range(count)]
         if kind in _SCALARS:
             return self.scalar(kind)
         raise GGUFError(f"unknown GGUF value type {kind} at offset {self.pos}")
@@ -139,6 +148,16 @@ def read_gguf(path: Path) -> GGUFInfo:
         hit = _cache.get(key)
     if hit is not None:
         return hit
+    try:
+        info = _parse(path)
+    except struct.error as exc:  # a read past the end: the file is cut short or lies about its sizes
+        raise GGUFError(f"{path}: truncated or corrupt GGUF file ({exc})") from None
+    with _cache_lock:
+        _cache[key] = info
+    return info
+
+
+def _parse(path: Path) -> GGUFInfo:
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         if buf[:4] != b"GGUF":
             raise GGUFError(f"{path} is not a GGUF file (bad magic {bytes(buf[:4])!r})")
@@ -147,8 +166,8 @@ def read_gguf(path: Path) -> GGUFInfo:
         version = r.u32()
         if version == 1:
             raise GGUFError(f"{path}: GGUF version 1 is not supported")
-        n_tensors = r.u64()
-        n_kv = r.u64()
+        n_tensors = r.count("the tensor table", 24)  # name length, dimension count, type, offset
+        n_kv = r.count("the metadata", 12)  # key length and value type
         metadata: dict[str, Any] = {}
         for _ in range(n_kv):
             k = r.string()
@@ -158,6 +177,8 @@ def read_gguf(path: Path) -> GGUFInfo:
         for _ in range(n_tensors):
             name = r.string()
             n_dims = r.u32()
+            if n_dims > 8:
+                raise GGUFError(f"tensor {name!r} has {n_dims} dimensions: corrupt file")
             shape = [r.u64() for _ in range(n_dims)]
             ttype = r.u32()
             r.u64()  # data offset
@@ -166,10 +187,7 @@ def read_gguf(path: Path) -> GGUFInfo:
                 count *= d
             total += count
             tensors.append({"name": name, "type": ttype, "shape": shape})
-    info = GGUFInfo(metadata=metadata, parameter_count=total, tensor_count=n_tensors, tensors=tensors)
-    with _cache_lock:
-        _cache[key] = info
-    return info
+    return GGUFInfo(metadata=metadata, parameter_count=total, tensor_count=n_tensors, tensors=tensors)
 
 
 def human_number(n: int) -> str:

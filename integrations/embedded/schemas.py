@@ -166,6 +166,9 @@ class _Walk:
                         raise ApiError(400, f"{here}: {len(value)} properties, the limit is {MAX_PROPERTIES}")
                     for name in value:
                         check_literal_name(name, f"{here} name")
+                        if name == "" and key == "properties":  # the grammar builder names rules after properties
+                            raise ApiError(400, f'{here}: a property named "" (the empty string) cannot be used in '
+                                                "structured output; give it a name")
                 out[key] = {k: self.schema(v, _child(here, k), depth + 1) for k, v in value.items()}
             elif key in _SCHEMA_LISTS:
                 if not isinstance(value, list):

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from integrations.embedded.anthropic_api import anthropic_routes
-from integrations.embedded.connections import uvicorn_options
+from integrations.embedded.connections import LISTEN_BACKLOG, raise_file_limit, uvicorn_options
 from integrations.embedded.core import Core
 from integrations.embedded.guard import Guard, is_loopback
 from integrations.embedded.native import OLLAMA_VERSION, NativeApi, native_routes
@@ -86,7 +86,7 @@ def _bind(host: str, port: int) -> socket.socket:
         raise ConfigError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}. Choose another port (port=0 picks a free one)."
         ) from None
-    sock.listen(128)
+    sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock
 
@@ -148,12 +148,13 @@ class EmbeddedServer:
     def _prepare(self) -> tuple[uvicorn.Server, socket.socket, list[ModelRecord]]:
         """Provide the preloaded models, bind, and build the uvicorn server (not yet running)."""
         records = _ensure_models(self.store, self.preload)
+        raise_file_limit()  # before binding: GuardedH11Protocol.limit is half of it
         sock = _bind(self.host, self._requested_port)
         self._sock = sock
         self.port = sock.getsockname()[1]
         app = build_app(self.store, self.runtime, check_host=is_loopback(self.host))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2, limit_concurrency=1000, **uvicorn_options())
+                                timeout_graceful_shutdown=2, **uvicorn_options())
         self._server = uvicorn.Server(config)
         self.runtime.start()
         return self._server, sock, records

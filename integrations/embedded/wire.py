@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from integrations.embedded.protocol import ApiError, replace_lone_surrogates
@@ -47,6 +47,9 @@ class JSONResponse(Response):
         return dumps(content)
 
 
+CLIENT_CLOSED = 499  # nginx's "client closed request": recorded, never sent (nobody is there to read it)
+
+
 def oai_error_body(status: int, message: str) -> dict[str, Any]:
     """OpenAI's error object, as Ollama's ``/v1`` writes it."""
     kind = {400: "invalid_request_error", 404: "not_found_error"}.get(status, "api_error")
@@ -60,6 +63,9 @@ def guarded(fn: Handler, shape: Callable[[int, str], Any]) -> Handler:
             return await fn(request)
         except ApiError as exc:
             return JSONResponse(shape(exc.status, exc.message), status_code=exc.status)
+        except ClientDisconnect:  # the client left, or was closed for a stalled body: nobody to answer
+            log.debug("client gone before its request body arrived: %s", request.url.path)
+            return Response(status_code=CLIENT_CLOSED)
         except Exception as exc:  # never let a bad request take the server down
             log.exception("unexpected error in %s", request.url.path)
             return JSONResponse(shape(500, str(exc) or type(exc).__name__), status_code=500)

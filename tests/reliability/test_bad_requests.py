@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import struct
 from typing import Any
 
 import httpx
@@ -43,6 +45,17 @@ BAD: list[tuple[str, Any, int, tuple[str, ...]]] = [
     ("/v1/chat/completions", {"model": M, "messages": HI, "tools": [{"type": "function", "function": {
         "name": "f", "parameters": {"type": "object", "properties": {'a"b': {"type": "string"}}}}}]}, 400,
      ("tools[0].function.parameters.properties",)),
+    ("/v1/messages", {"model": M, "max_tokens": 5, "messages": HI, "tools": 5}, 400, ("tools",)),
+    ("/v1/messages", {"model": M, "max_tokens": 5, "messages": HI, "tools": {"name": "f"}}, 400, ("tools",)),
+    ("/v1/chat/completions", {"model": M, "messages": HI, "tools": 5}, 400, ("tools",)),
+    ("/v1/responses", {"model": M, "input": "hi", "tools": 5}, 400, ("tools",)),
+    ("/api/chat", {"model": M, "messages": HI, "tools": 5}, 400, ("tools",)),
+    ("/api/chat", {"model": M, "messages": HI, "format": {
+        "type": "object", "properties": {"": {"type": "integer"}}, "required": [""]}}, 400,
+     ("format.properties", '""')),
+    ("/v1/chat/completions", {"model": M, "messages": HI, "response_format": {"type": "json_schema", "json_schema": {
+        "name": "x", "schema": {"type": "object", "properties": {"": {"type": "string"}}}}}}, 400,
+     ("response_format.json_schema.schema.properties", '""')),
 ]
 
 
@@ -63,3 +76,27 @@ def test_a_lone_surrogate_is_replaced_as_ollama_does(ollama_server: Any) -> None
     response = httpx.post(f"{ollama_server.url}/api/generate", content=content, timeout=120)
     assert response.status_code == 200, response.text
     assert response.json()["done"] is True
+
+
+def _gguf_claiming(count: int, *, kind: int) -> bytes:
+    """A GGUF header whose one metadata entry is an array of ``kind`` claiming ``count`` items (it holds 8 bytes)."""
+    key = b"general.lie"
+    entry = struct.pack("<Q", len(key)) + key + struct.pack("<IIQ", 9, kind, count) + b"\0" * 8
+    return b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + entry
+
+
+@pytest.mark.parametrize(("what", "data"), [
+    ("an array of bytes claiming 2**61 items", _gguf_claiming(2**61, kind=0)),
+    ("an array of strings claiming 2**61 items", _gguf_claiming(2**61, kind=8)),
+    ("metadata claiming 2**61 entries", b"GGUF" + struct.pack("<IQQ", 3, 0, 2**61)),
+    ("a file cut short", _gguf_claiming(2, kind=10)[:-3]),
+], ids=["bytes-2**61", "strings-2**61", "metadata-2**61", "cut-short"])
+def test_create_from_a_lying_gguf_is_a_400(ollama_server: Any, what: str, data: bytes) -> None:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    upload = httpx.post(f"{ollama_server.url}/api/blobs/{digest}", content=data, timeout=30)
+    assert upload.status_code in (200, 201), upload.text
+    response = httpx.post(f"{ollama_server.url}/api/create", json={
+        "model": "liar", "files": {"liar.gguf": digest}, "stream": False}, timeout=30)
+    _counts.record("bad requests that used to be a 500 or accepted", str(response.status_code))
+    assert response.status_code == 400, (what, response.text)
+    assert "liar.gguf" in response.json()["error"] and "GGUF" in response.json()["error"]

@@ -18,6 +18,7 @@ from integrations import checks
 from integrations.cli import app
 from integrations.errors import ConfigError, OllamaError
 from integrations.settings import OllamaSettings
+from tests.reliability import _counts
 from tests.stub import Reply, Stub, closed_port
 
 SENTINEL = "sk-sentinel-7f3a9c"
@@ -158,3 +159,36 @@ def test_a_symlink_is_refused_and_its_target_untouched(tmp_path: Path, write: Ca
     assert str(link) in message and "symbolic link" in message
     assert target.read_text() == "keep" and stat.S_IMODE(target.stat().st_mode) == 0o644
     assert link.is_symlink()
+
+
+QUERY_TOKEN = "tok-sentinel-5c81"
+
+
+@pytest.mark.parametrize("host", [
+    f"http://host:1/?token={QUERY_TOKEN}",
+    f"http://host:1/api?a=1&token={QUERY_TOKEN}#x",
+    f"http://127.0.0.1:1,http://host:2/#{QUERY_TOKEN}",
+])
+def test_a_token_in_the_host_query_is_masked_everywhere_a_host_is_shown(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    seen: list[str] = []
+    monkeypatch.setenv("OLLAMA_HOST", host)
+    for args in (["doctor"], ["config", "--format", "env"], ["config", "--format", "json"], ["models"]):
+        seen.append(runner.invoke(app, args).output)
+    monkeypatch.delenv("OLLAMA_HOST")
+    for args in (["doctor", "--host", host], ["config", "--host", host], ["models", "--host", host]):
+        seen.append(runner.invoke(app, args).output)
+    for attempt in (
+        lambda: OllamaSettings(host=host),
+        lambda: integrations.openai_client("x", host=host),
+        lambda: checks.server_info(settings=OllamaSettings.model_construct(host=host)),
+    ):
+        with pytest.raises(OllamaError) as caught:
+            attempt()
+        seen.append(str(caught.value))
+    for text in seen:
+        _counts.record("host query token shown", "masked" if QUERY_TOKEN not in text else "SHOWN")
+    assert not [text for text in seen if QUERY_TOKEN in text]
+    assert all("***" in text for text in seen), seen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -55,7 +56,8 @@ def test_a_write_outside_the_work_dir_fails_and_no_file_appears(tmp_path: Path) 
     code = "open('../../escape.txt', 'w').write('out')\n"
     result = sandbox.run_block(code, "python", work, timeout=20)
     assert result.exit_code == 1
-    assert "PermissionError" in result.output and "Permission denied" in result.output
+    # Read-only mounts answer first where user namespaces exist (EROFS), Landlock elsewhere (EACCES).
+    assert "Read-only file system" in result.output or "Permission denied" in result.output
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -87,7 +89,7 @@ def test_subprocesses_inherit_the_confinement(tmp_path: Path) -> None:
     target = tmp_path.parent / f"{tmp_path.name}-outside.txt"
     code = f"import subprocess\nprint(subprocess.run(['sh', '-c', 'echo x > {target}'], capture_output=True, text=True).stderr)"
     result = sandbox.run_block(code, "python", tmp_path, timeout=20)
-    assert "Permission denied" in result.output
+    assert "Read-only file system" in result.output or "Permission denied" in result.output
     assert not target.exists()
 
 
@@ -156,7 +158,9 @@ def test_processes_left_behind_by_a_finished_block_are_killed(tmp_path: Path) ->
 
 
 def test_exit_codes_and_output_come_back(tmp_path: Path) -> None:
-    result = sandbox.run_block("import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)", "python", tmp_path, timeout=20)
+    result = sandbox.run_block(
+        "import sys\nprint('out')\nprint('err', file=sys.stderr)\nsys.exit(3)", "python", tmp_path, timeout=20
+    )
     assert result.exit_code == 3 and "out" in result.output and "err" in result.output
     assert result.code_file is not None and result.code_file.parent == tmp_path.resolve()
 
@@ -205,7 +209,7 @@ def test_no_landlock_says_so_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "landlock_abi", lambda: 0)
     found = sandbox.confinement()
     assert not found.writes and not found.complete
-    assert "NOTHING stops it writing outside /w" in found.describe(Path("/w"), 60)
+    assert "NOTHING stops it reading or writing outside /w" in found.describe(Path("/w"), 60)
 
 
 def test_the_sandbox_module_is_framework_free() -> None:
@@ -236,3 +240,75 @@ def test_cancelling_an_async_block_kills_it_and_all_it_started(tmp_path: Path) -
     assert time.monotonic() - started < 20
     pids = [int(p) for p in (tmp_path / "pids.txt").read_text().split()]
     assert not [pid for pid in pids if alive(pid)]
+
+
+def test_each_missing_feature_is_named_and_makes_confinement_incomplete() -> None:
+    full = sandbox.Confinement(landlock_abi=7, process_tree=True, seccomp=True)
+    assert full.complete and full.missing() == []
+    cases = {
+        sandbox.Confinement(landlock_abi=3, process_tree=True, seccomp=True): "Landlock ABI 4",
+        sandbox.Confinement(landlock_abi=7, process_tree=True, seccomp=False): "seccomp",
+        sandbox.Confinement(landlock_abi=0, process_tree=True, seccomp=True): "Landlock (Linux 5.13+)",
+        sandbox.Confinement(landlock_abi=7, process_tree=False, seccomp=True): "subreaper",
+    }
+    for found, named in cases.items():
+        assert not found.complete
+        text = found.describe(Path("/w"), 60)
+        assert "missing on this system:" in text and named in text, text
+
+
+def test_the_description_is_exact_about_network_metadata_and_limits() -> None:
+    limits = sandbox.Limits(memory=256 * 1024**2, cpu_seconds=5, processes=10, file_size=1024**2, output=4096)
+    found = sandbox.Confinement(landlock_abi=3, process_tree=True, seccomp=False, limits=limits)
+    text = found.describe(Path("/w"), 60)
+    assert "the NETWORK and local sockets are NOT confined" in text
+    assert "NOTHING stops chmod, chown, utime or xattr changes" in text
+    assert "256 MiB of memory, 5 s of CPU, files up to 1 MiB; 10 more processes; output kept up to 4 KiB" in text
+    as_root = dataclasses.replace(found, root=True).describe(Path("/w"), 60)
+    assert "no process-count limit (run as root, and no pids cgroup can be made here)" in as_root
+    with_cgroup = dataclasses.replace(found, root=True, process_cgroup=True).describe(Path("/w"), 60)
+    assert "10 processes (a pids cgroup)" in with_cgroup
+    opened = sandbox.Confinement(landlock_abi=7, process_tree=True, seccomp=True, network_allowed=True)
+    assert opened.complete and "NETWORK IS OPEN" in opened.describe(Path("/w"), 60)
+    assert "Unix sockets refused" in opened.describe(Path("/w"), 60)
+
+
+@pytest.mark.parametrize("field", ["memory", "processes", "file_size", "output", "cpu_seconds"])
+def test_limits_must_be_positive_integers(field: str) -> None:
+    with pytest.raises(ValueError, match=f"Limits.{field} must be a positive integer"):
+        sandbox.Limits(**{field: 0})
+
+
+def test_the_home_directory_is_never_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    env = {"PYTHONPATH": os.pathsep.join([str(home), str(tmp_path), "/", str(home / "lib")])}
+    readable = sandbox.readable_paths(tmp_path / "work", env=env)
+    assert str(home) not in readable and str(tmp_path) not in readable and "/" not in readable
+    assert str(home / "lib") in readable and str(tmp_path / "work") in readable
+    assert "/etc/shadow" not in readable and "/etc/ssh" not in readable
+
+
+@pytest.mark.skipif(not sandbox.seccomp_supported(), reason="seccomp filters are written for Linux x86-64 and arm64")
+def test_the_seccomp_fallback_refuses_metadata_changes_and_sockets(tmp_path: Path) -> None:
+    """Where user namespaces are not allowed, seccomp refuses metadata changes (everywhere) and every socket."""
+    target = tmp_path / "f.txt"
+    target.write_text("x")
+    target.chmod(0o600)
+    script = (
+        "import os, socket, sys\nsys.path.insert(0, sys.argv[1])\nimport sandbox\n"
+        "sandbox.deny_metadata_and_sockets()\n"
+        "for attempt in (lambda: os.chmod(sys.argv[2], 0o777), lambda: os.utime(sys.argv[2]), socket.socket):\n"
+        "    try:\n        attempt()\n        print('allowed')\n    except OSError as e:\n        print(e.errno)\n"
+        "a, b = socket.socketpair()\nprint('socketpair')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(Path(sandbox.__file__).parent), str(target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "1", "13", "socketpair"]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o600)

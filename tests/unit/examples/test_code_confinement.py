@@ -76,7 +76,8 @@ def test_generated_code_cannot_write_outside_the_work_dir(tmp_path: Path, run: R
     work = tmp_path / "coding" / "run"
     work.mkdir(parents=True)
     outcome = run(work, "python", "open('../../escape.txt', 'w').write('escaped')", 30)
-    assert outcome.exit_code != 0 and "Permission denied" in outcome.output
+    denied = "Read-only file system" in outcome.output or "Permission denied" in outcome.output
+    assert outcome.exit_code != 0 and denied
     assert not (tmp_path / "escape.txt").exists()
 
 
@@ -126,7 +127,7 @@ def _no_landlock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_code_loop_warns_where_writes_are_not_confined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _no_landlock(monkeypatch)
-    with pytest.warns(sandbox.UnconfinedWarning, match="NOTHING stops it writing outside"):
+    with pytest.warns(sandbox.UnconfinedWarning, match="NOTHING stops it reading or writing outside"):
         CodeLoop(tmp_path, timeout=5)
 
 
@@ -163,7 +164,7 @@ def test_without_confinement_the_example_refuses_unless_told_yes(
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no terminal to ask
     assert _main(name, args, tmp_path) == 2
     out = capsys.readouterr()
-    assert f"NOTHING stops it writing outside {tmp_path}" in out.out
+    assert f"NOTHING stops it reading or writing outside {tmp_path}" in out.out
     assert "add --yes" in out.err and "Ollama is not reachable" not in out.err  # it stopped before any request
 
     code = _main(name, [*args, "--yes"], tmp_path)
