@@ -172,19 +172,22 @@ def pull(
     host: HostOption = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow plain HTTP or unverified registries.")] = False,
 ) -> None:
-    """Pull models with progress per layer. Interrupted pulls resume when run again."""
+    """Pull models with progress per layer, on every configured host that answers. Interrupted pulls resume."""
     from integrations import checks
 
     settings = _settings(host)
+    targets = _guard(lambda: checks.reachable_hosts(settings)) if len(settings.hosts) > 1 else [settings.hosts[0]]
     for name in model:
-        try:
-            with _progress(name) as on_event:
-                checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure)
-        except KeyboardInterrupt:
-            raise _fail(f"pull of {name!r} interrupted; run the same command again to resume", 130) from None
-        except OllamaError as exc:
-            raise _fail(str(exc)) from None
-        console.print(f"[green]pulled[/] {name}")
+        for target in targets:
+            where = f" on {target.url}" if len(targets) > 1 else ""
+            try:
+                with _progress(f"{name}{where}") as on_event:
+                    checks.pull_model(name, on_progress=on_event, host=target, settings=settings, insecure=insecure)
+            except KeyboardInterrupt:
+                raise _fail(f"pull of {name!r} interrupted; run the same command again to resume", 130) from None
+            except OllamaError as exc:
+                raise _fail(str(exc)) from None
+            console.print(f"[green]pulled[/] {name}{where}")
 
 
 @contextlib.contextmanager
@@ -225,7 +228,8 @@ def warm(
     settings = _settings(host)
     warmed = _guard(lambda: checks.warm_model(model, keep_alive, settings=settings))
     context = f", context {warmed.context_length} tokens" if warmed.context_length else ""
-    console.print(f"[green]loaded[/] {model} on {settings.hosts[0].url} in {warmed.seconds:.2f} s{context}")
+    where = ", ".join(warmed.hosts) or settings.hosts[0].url
+    console.print(f"[green]loaded[/] {model} on {where} in {warmed.seconds:.2f} s{context}")
 
 
 @app.command()

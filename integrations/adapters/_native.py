@@ -82,4 +82,4 @@ def sampling(target: Target) -> dict[str, Any]:
 
 def client_kwargs(target: Target) -> dict[str, Any]:
     """Keyword arguments for ``ollama.Client``: short connect, long read timeout, and the Bearer key."""
-    return {"timeout": target.timeout(), "headers": {"Authorization": f"Bearer {target.api_key}"}}
+    return {"timeout": target.timeout(), "headers": {"Authorization": f"Bearer {target.host_key}"}}
