@@ -387,6 +387,37 @@ def serve(
         errors.print("stopped")
 
 
+@app.command()
+def gateway(
+    host: HostOption = None,
+    model: ModelOption = None,
+    profile: ProfileOption = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 4000,
+    bind: Annotated[str, typer.Option("--bind", help="Loopback address to listen on.")] = "127.0.0.1",
+    pull: Annotated[bool, typer.Option("--pull", help="Pull the model on hosts that lack it.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print a configured gateway key.")] = False,
+) -> None:
+    """Run the LiteLLM proxy in front of every configured host (needs the 'gateway' extra); Ctrl-C stops it."""
+    from integrations.adapters.litellm import Gateway, client_environment
+
+    settings = _settings(host, model, profile)
+    proxy = _guard(lambda: Gateway(settings, host=bind, port=port, pull=pull or None))
+    hosts = ", ".join(h.url for h in settings.hosts)
+    errors.print(f"starting the LiteLLM proxy for {settings.model} over {hosts}", highlight=False)
+    try:
+        _guard(proxy.start)
+        console.print(f"[green]LiteLLM gateway[/] on {proxy.url} (OpenAI-compatible: {proxy.base_url})", highlight=False)
+        console.print("Point the factories at it (Ctrl-C stops it):", highlight=False)
+        for name, value in client_environment(proxy).items():
+            shown = "**********" if name.endswith("_KEY") and settings.gateway_key and not show_secrets else value
+            console.print(f"  export {name}={shown}", highlight=False, soft_wrap=True)
+        _guard(proxy.wait)
+    except KeyboardInterrupt:
+        errors.print("stopped")
+    finally:
+        proxy.stop()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

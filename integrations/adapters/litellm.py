@@ -105,6 +105,7 @@ def proxy_config(
     *,
     model: str | None = None,
     check: bool | None = False,
+    pull: bool | None = None,
     api_key: str | None = None,
     master_key: str | None = None,
 ) -> dict[str, Any]:
@@ -118,7 +119,7 @@ def proxy_config(
     """
     if master_key is None and settings is not None and settings.gateway_key is not None:
         master_key = settings.gateway_key.get_secret_value()
-    target = _target(settings, model, check, None)
+    target = _target(settings, model, check, pull)
     return {
         "model_list": deployments(target, api_key=api_key),
         "router_settings": router_settings(target.settings),
@@ -186,6 +187,7 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 0,
         check: bool = True,
+        pull: bool | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
     ) -> None:
         if not _is_loopback(host):
@@ -198,6 +200,7 @@ class Gateway:
         self.host = host
         self.port = port
         self.check = check
+        self.pull = pull
         self.startup_timeout = startup_timeout
         configured = self.settings.gateway_key
         self.key = configured.get_secret_value() if configured is not None else f"sk-{secrets.token_hex(24)}"
@@ -227,7 +230,7 @@ class Gateway:
         """The YAML the proxy is started with (the key unmasked: the proxy needs it)."""
         from integrations.config_render import to_yaml
 
-        return to_yaml(proxy_config(self.settings, model=self.model, check=self.check, master_key=self.key))
+        return to_yaml(proxy_config(self.settings, model=self.model, check=self.check, pull=self.pull, master_key=self.key))
 
     def start(self) -> Gateway:
         """Write the config, start the proxy, and return once it answers its liveness probe."""
