@@ -406,7 +406,7 @@ def gateway(
     errors.print(f"starting the LiteLLM proxy for {settings.model} over {hosts}", highlight=False)
     try:
         _guard(proxy.start)
-        console.print(f"[green]LiteLLM gateway[/] on {proxy.url} (OpenAI-compatible: {proxy.base_url})", highlight=False)
+        console.print(f"[green]LiteLLM gateway[/] on {proxy.url} (OpenAI: {proxy.base_url})", highlight=False)
         console.print("Point the factories at it (Ctrl-C stops it):", highlight=False)
         for name, value in client_environment(proxy).items():
             shown = "**********" if name.endswith("_KEY") and settings.gateway_key and not show_secrets else value

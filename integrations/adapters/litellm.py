@@ -28,7 +28,7 @@ from integrations.names import parse_model_name
 from integrations.settings import OllamaSettings, env_name
 
 if TYPE_CHECKING:
-    import litellm
+    from litellm.router import Router
 
 __all__ = ["Gateway", "deployments", "model_names", "proxy_config", "router", "router_settings"]
 
@@ -136,7 +136,7 @@ def router(
     pull: bool | None = None,
     requires: Iterable[str] = (),
     **overrides: Any,
-) -> litellm.Router:
+) -> Router:
     """A ``litellm.Router`` spreading requests for the model over every configured host.
 
     Use it as LiteLLM documents: ``router.completion(model="qwen2.5-coder:0.5b", messages=...)``
@@ -146,15 +146,13 @@ def router(
     from integrations._target import prepare
 
     require("litellm", "gateway")
-    import litellm
+    from litellm.router import Router as LiteLLMRouter
 
     base = settings if settings is not None else OllamaSettings()
     target, theirs = prepare(
         model, settings=base.merged(gateway=None), check=check, pull=pull, requires=requires, overrides=overrides
     )
-    made: litellm.Router = litellm.Router(
-        model_list=deployments(target), **{**router_settings(target.settings), **theirs}
-    )
+    made: Router = LiteLLMRouter(model_list=deployments(target), **{**router_settings(target.settings), **theirs})
     return made
 
 
@@ -230,7 +228,8 @@ class Gateway:
         """The YAML the proxy is started with (the key unmasked: the proxy needs it)."""
         from integrations.config_render import to_yaml
 
-        return to_yaml(proxy_config(self.settings, model=self.model, check=self.check, pull=self.pull, master_key=self.key))
+        config = proxy_config(self.settings, model=self.model, check=self.check, pull=self.pull, master_key=self.key)
+        return to_yaml(config)
 
     def start(self) -> Gateway:
         """Write the config, start the proxy, and return once it answers its liveness probe."""

@@ -119,7 +119,7 @@ def test_chat_openai_and_agentchat_go_through_the_gateway(pair: Pair) -> None:
     assert isinstance(reply.content, str)
     # The proxy is on the path: it refuses a wrong key, which the hosts themselves would not check
     # (without a database LiteLLM answers 400 "No connected db." rather than 401).
-    with pytest.raises(openai.APIStatusError, match="db|key|auth"):
+    with pytest.raises(openai.APIStatusError, match=r"db|key|auth"):
         chat_openai(settings=settings.merged(gateway_key="sk-wrong"), max_retries=0).invoke("Say hello")
 
 

@@ -110,8 +110,7 @@ def test_the_rendered_config_loads_in_litellms_own_proxy_config_loader(
     loaded, models, _ = asyncio.run(proxy_server.ProxyConfig().load_config(router=None, config_file_path=str(path)))
     assert len(models) == 4
     assert {(m["model_name"], m["litellm_params"]["api_base"]) for m in models} == {
-        (d["model_name"], d["litellm_params"]["api_base"])
-        for d in proxy_config(SETTINGS)["model_list"]
+        (d["model_name"], d["litellm_params"]["api_base"]) for d in proxy_config(SETTINGS)["model_list"]
     }
     assert (loaded.routing_strategy, loaded.num_retries, loaded.allowed_fails, loaded.cooldown_time) == (
         "simple-shuffle",
