@@ -14,6 +14,7 @@ from integrations.adapters.litellm import deployments, model_names, proxy_config
 from integrations.config_render import MASK, render_config
 from integrations.errors import ConfigError
 from integrations.settings import OllamaSettings, env_name
+from tests.stub import Reply, Stub, closed_port
 
 SETTINGS = OllamaSettings(
     host="gpu-a:11434,gpu-b:11434",
@@ -145,3 +146,34 @@ def test_the_cli_prints_the_litellm_config() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('api_base: "http://') == 2 and "routing_strategy" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("reply", "ok", "fragment"),
+    [
+        ({"data": [{"id": "m"}, {"id": "other"}]}, True, "OpenAI-compatible endpoint"),
+        ({"data": [{"id": "other"}]}, False, "serves other"),
+        (401, False, "refused the key"),
+    ],
+)
+def test_doctor_says_whether_the_gateway_serves_the_model(
+    stub: Stub, reply: dict[str, object] | int, ok: bool, fragment: str
+) -> None:
+    from integrations.doctor import gateway_check
+
+    answer = Reply(status=reply) if isinstance(reply, int) else Reply(body=reply)
+    stub.route("GET", "/v1/models", answer)
+    check = gateway_check(OllamaSettings(model="m", gateway=stub.url, gateway_key="sk-doctor"))
+    assert check.ok is ok and fragment in check.detail
+    assert stub.requests[-1].headers["authorization"] == "Bearer sk-doctor"
+    if not ok:
+        assert check.fix
+
+
+def test_doctor_reports_an_unreachable_gateway_with_the_command_to_start_it() -> None:
+    from integrations.doctor import diagnose
+
+    report = diagnose(OllamaSettings(host=f"127.0.0.1:{closed_port()}", gateway=f"127.0.0.1:{closed_port()}"))
+    row = report.checks[-1]
+    assert row.name.startswith("gateway") and not row.ok
+    assert row.fix is not None and "ollama-integrations gateway" in row.fix
