@@ -136,3 +136,40 @@ def test_a_stopped_host_costs_no_request_through_the_gateway_or_the_clients_own_
         assert isinstance(direct.invoke("Say hello").content, str)
     finally:
         pair.restart(0)
+
+
+def test_the_gateway_command_prints_its_url_serves_and_stops_on_ctrl_c(pair: Pair) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "integrations", "gateway", "--host", pair.settings.host]
+    command += ["--model", pair.settings.model, "--port", "0"]
+    environment = {**os.environ, "PYTHONPATH": str(root), "COLUMNS": "200"}
+    cli = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        lines = []
+        assert cli.stdout is not None
+        for line in cli.stdout:
+            lines.append(line)
+            if "OLLAMA_INTEGRATIONS_GATEWAY_KEY=" in line:
+                break
+        text = "".join(lines)
+        url = text.split("LiteLLM gateway on ")[1].split()[0]
+        key = text.split("OLLAMA_INTEGRATIONS_GATEWAY_KEY=")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and f"OLLAMA_INTEGRATIONS_GATEWAY={url}" in text
+        models = httpx.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        assert pair.settings.model in {row["id"] for row in models.json()["data"]}
+        cli.send_signal(signal.SIGINT)
+        assert cli.wait(timeout=30) == 0
+        assert "stopped" in (cli.stderr.read() if cli.stderr else "")
+        with pytest.raises(httpx.ConnectError):  # the proxy went with it
+            httpx.get(f"{url}/health/liveliness", timeout=5)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
