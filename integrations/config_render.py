@@ -130,6 +130,10 @@ def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:
         if name in {"host", "api_key", "profile"}:
             continue
         value = getattr(settings, name)
+        if name == "gateway_key" and value is not None:
+            secret = value.get_secret_value()
+            lines[env_name(name)] = secret if show_secrets else MASK
+            continue
         if value is not None and (name == "model" or value != field.default):
             lines[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
     # For JavaScript clients (OpenAI SDK, Vercel AI SDK), so one .env drives both sides.

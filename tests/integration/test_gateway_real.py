@@ -94,6 +94,13 @@ def test_ensure_model_pulled_on_every_host(pair: Pair) -> None:
         assert any(name.startswith(pair.settings.model.split(":")[0]) for name in names), names
 
 
+def test_warm_model_loads_on_every_host(pair: Pair) -> None:
+    from integrations import checks
+
+    warmed = checks.warm_model(pair.settings.model, settings=pair.settings)
+    assert set(warmed.hosts) == {s.url for s in pair.servers}
+
+
 def test_openai_sdk_requests_are_spread_over_both_hosts(pair: Pair) -> None:
     used, failures = _ask_all(pair)
     assert failures == []

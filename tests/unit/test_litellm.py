@@ -177,3 +177,10 @@ def test_doctor_reports_an_unreachable_gateway_with_the_command_to_start_it() ->
     row = report.checks[-1]
     assert row.name.startswith("gateway") and not row.ok
     assert row.fix is not None and "ollama-integrations gateway" in row.fix
+
+
+def test_env_format_masks_the_gateway_key_unless_asked() -> None:
+    settings = SETTINGS.merged(gateway="127.0.0.1:4000")
+    masked = render_config("env", settings)
+    assert f"OLLAMA_INTEGRATIONS_GATEWAY_KEY={MASK}" in masked and "OLLAMA_INTEGRATIONS_GATEWAY=http://127.0.0.1:4000" in masked
+    assert "OLLAMA_INTEGRATIONS_GATEWAY_KEY=sk-gateway-secret" in render_config("env", settings, show_secrets=True)
