@@ -23,6 +23,7 @@ __all__ = [
     "OLLAMA_DEFAULT_TEMPERATURE",
     "OLLAMA_DEFAULT_TOP_P",
     "Target",
+    "failover_transports",
     "http_clients",
     "prepare",
     "resolve",
@@ -228,7 +229,7 @@ def http_clients(target: Target) -> tuple[Any, Any]:
     defaults = target.request_defaults()
     aliases = target.aliases()
     timeout = target.timeout()
-    sync_inner, async_inner = _failover_transports(target)
+    sync_inner, async_inner = failover_transports(target)
     options = TransportOptions(
         model=target.requested_model,
         repair_tool_calls=target.settings.repair_tool_calls,
@@ -250,9 +251,13 @@ def http_clients(target: Target) -> tuple[Any, Any]:
     )
 
 
-def _failover_transports(target: Target) -> tuple[Any, Any]:
-    """With several hosts and no gateway, transports that send a request that cannot connect to the next host."""
-    hosts = target.openai_hosts
+def failover_transports(target: Target, *, native: bool = False) -> tuple[Any, Any]:
+    """With several hosts, a sync and an async transport that send a request that cannot connect to the next host.
+
+    ``(None, None)`` with one host, or (for OpenAI-compatible clients, not ``native`` ones)
+    when a gateway is configured: the gateway fails over itself.
+    """
+    hosts = target.hosts if native else target.openai_hosts
     if len(hosts) < 2:
         return None, None
     import httpx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,8 +37,6 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory, ollama_model: str, request: pytest.FixtureRequest) -> Iterator[Pair]:
-    import importlib.util
-
     from integrations.pytest_plugin import _unavailable
 
     for module, extra in (("llama_cpp", "embedded"), ("litellm", "gateway")):
@@ -162,6 +161,10 @@ def test_a_stopped_host_costs_no_request_through_the_gateway_or_the_clients_own_
         # Without a gateway: the first host refuses, the transport sends the request to the second.
         direct = chat_openai(settings=pair.settings.merged(check=False, max_retries=0))
         assert isinstance(direct.invoke("Say hello").content, str)
+        if importlib.util.find_spec("langchain_ollama") is not None:  # the native API fails over too
+            from integrations.langchain import chat_ollama
+
+            assert isinstance(chat_ollama(settings=pair.settings.merged(check=False)).invoke("Say hi").content, str)
     finally:
         pair.restart(0)
 

@@ -86,3 +86,32 @@ def test_the_request_moves_to_the_other_host_with_its_host_header(live: Stub) ->
     headers = {k.lower(): v for k, v in live.requests[-1].headers.items()}
     assert headers["host"] == live.url.removeprefix("http://")
     assert rotation.order()[0].url == live.url
+
+
+def test_chat_ollama_fails_over_on_the_native_api(stub: Stub) -> None:
+    pytest.importorskip("langchain_ollama")
+    from integrations.langchain import chat_ollama
+
+    answer = {
+        "model": "m",
+        "created_at": "2026-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": "native, from the live host"},
+        "done": True,
+        "done_reason": "stop",
+    }
+    stub.route("POST", "/api/chat", Reply(body=answer))
+    chat = chat_ollama(settings=_settings(stub, closed_port()))
+    assert chat.invoke("hi").content == "native, from the live host"
+    assert len(stub.bodies("/api/chat")) == 1
+
+
+def test_one_host_gets_no_failover_layer(live: Stub) -> None:
+    from integrations._target import failover_transports, resolve
+
+    target = resolve(None, settings=OllamaSettings(host=live.url, check=False), check=False, pull=None)
+    assert failover_transports(target) == (None, None)
+    gateway = resolve(
+        None, settings=_settings(live, closed_port()).merged(gateway="127.0.0.1:4000"), check=False, pull=None
+    )
+    assert failover_transports(gateway) == (None, None)  # the gateway fails over itself
+    assert failover_transports(gateway, native=True) != (None, None)  # native clients still go to the hosts
