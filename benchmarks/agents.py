@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(HERE))
 
 from integrations import OllamaSettings, ensure_model  # noqa: E402
 
@@ -326,6 +327,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model's)")
     p.add_argument("--host", help="use this Ollama server instead of starting the embedded one")
     p.add_argument("--no-write", action="store_true", help="print only; leave results.json alone")
+    p.add_argument("--results", type=Path, default=RESULTS, help="the results file to merge into")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run each seed as a Ray task: on a local Ray, or on the cluster at ADDRESS (needs the 'ray' extra)",
+    )
+    p.add_argument("--ray-workers", type=int, default=None, help="tasks at a time on a local Ray (default: its CPUs)")
     p.add_argument(
         "--from-log",
         nargs="+",
@@ -338,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         cells = cells_from_logs(args.from_log)
         print(table(cells))
         if not args.no_write:
-            merge(entries(cells))
-            print(f"\nwrote {RESULTS}")
+            merge(entries(cells), args.results)
+            print(f"\nwrote {args.results}")
         return 0
     for name in ("examples", "models", "modes"):
         setattr(args, name, [x.strip() for x in getattr(args, name).split(",") if x.strip()])
@@ -356,9 +366,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_cell(cells: list[Cell]) -> None:  # a long run keeps what it measured if it is stopped later
         if not args.no_write:
-            merge(entries(cells))
+            merge(entries(cells), args.results)
 
-    if args.host:
+    if args.ray is not None:
+        import _on_ray
+
+        cells = _on_ray.measure_on_ray(args, args.ray, on_run, on_cell)
+    elif args.host:
         cells = measure(args, args.host.rstrip("/"), on_run, on_cell)
     else:
         from integrations.embedded import EmbeddedServer
@@ -371,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(cells))
     if not args.no_write:
-        print(f"\nwrote {RESULTS}")
+        print(f"\nwrote {args.results}")
     return 0
 
 

@@ -7,7 +7,7 @@ from types import ModuleType
 
 from integrations.errors import MissingDependency
 
-__all__ = ["EXTRAS", "require"]
+__all__ = ["EXTRAS", "require", "require_installed"]
 
 EXTRAS: dict[str, frozenset[str]] = {
     "autogen": frozenset({"autogen", "fix_busted_json"}),
@@ -15,6 +15,8 @@ EXTRAS: dict[str, frozenset[str]] = {
     "langchain": frozenset({"langchain_openai", "langchain_core"}),
     "embedded": frozenset({"llama_cpp", "starlette", "uvicorn", "numpy"}),
     "examples": frozenset({"matplotlib", "yfinance"}),
+    "gateway": frozenset({"litellm", "yaml", "fastapi", "uvicorn", "backoff", "orjson", "apscheduler"}),
+    "ray": frozenset({"ray"}),
 }
 """Extra -> the top-level modules it installs (as in pyproject.toml), to tell "not installed" from "broken"."""
 
@@ -32,3 +34,16 @@ def require(module: str, extra: str) -> ModuleType:
         if missing != module.split(".")[0] and missing not in EXTRAS.get(extra, frozenset()):
             raise  # the extra is installed but broken: show the real error
         raise MissingDependency(missing, extra) from exc
+
+
+def require_installed(module: str, extra: str) -> None:
+    """Raise `MissingDependency` unless ``module`` could be imported, without importing it.
+
+    For what runs in a child process (the LiteLLM proxy): importing it here would only cost time.
+    Only the top-level package is looked up (finding a submodule would import its parents).
+    """
+    import importlib.util
+
+    top = module.split(".")[0]
+    if importlib.util.find_spec(top) is None:
+        raise MissingDependency(top, extra)

@@ -23,6 +23,7 @@ __all__ = [
     "OLLAMA_DEFAULT_TEMPERATURE",
     "OLLAMA_DEFAULT_TOP_P",
     "Target",
+    "failover_transports",
     "http_clients",
     "prepare",
     "resolve",
@@ -50,14 +51,30 @@ class Target:
     context_length: int | None = None
     running_context: int | None = None
     """The context the model runs with, when the checks know it (``num_ctx`` of the model sent)."""
+    gateway: OllamaHost | None = None
+    """Where OpenAI-compatible requests go instead of the hosts (a LiteLLM gateway spreading them over the hosts)."""
 
     @property
     def api_key(self) -> str:
+        """The key OpenAI-compatible clients send: the gateway's when they go through one, else the hosts'."""
+        if self.gateway is not None and self.settings.gateway_key is not None:
+            return self.settings.gateway_key.get_secret_value()
+        return self.settings.api_key.get_secret_value()
+
+    @property
+    def host_key(self) -> str:
+        """The key for the hosts themselves: what clients of Ollama's native API send (they never use the gateway)."""
         return self.settings.api_key.get_secret_value()
 
     @property
     def base_url(self) -> str:
-        return self.hosts[0].base_url
+        """The OpenAI-compatible endpoint: the gateway's when one is configured, else the first host's."""
+        return (self.gateway or self.hosts[0]).base_url
+
+    @property
+    def openai_hosts(self) -> tuple[OllamaHost, ...]:
+        """Where OpenAI-compatible clients send requests, in failover order: the gateway alone, or every host."""
+        return (self.gateway,) if self.gateway is not None else self.hosts
 
     def aliases(self) -> dict[str, str]:
         """Caller's model name -> the name to send, when a derived model carries ``num_ctx``."""
@@ -153,6 +170,7 @@ def resolve(
         capabilities_checked=False,
         temperature=_pick(merged.temperature, None, OLLAMA_DEFAULT_TEMPERATURE),
         top_p=_pick(merged.top_p, None, OLLAMA_DEFAULT_TOP_P),
+        gateway=merged.gateway_host,
     )
 
 
@@ -170,17 +188,23 @@ def _checked(settings: OllamaSettings, requires: tuple[str, ...], *, derive: boo
     if settings.num_ctx is not None and derive:
         names = {checks.ensure_context(settings.model, settings.num_ctx, host=h, settings=settings) for h in reachable}
         model = names.pop()
+    gateway = settings.gateway_host
+    if gateway is not None:
+        model = settings.model  # the gateway maps the name to the derived model on each host
+    # Hosts that answered come first, so a client's first request goes to a live server.
+    hosts = (*reachable, *(host for host in settings.hosts if host not in reachable))
     return Target(
         settings=settings,
         model=model,
         requested_model=settings.model,
-        hosts=settings.hosts,
+        hosts=hosts,
         capabilities=first.capabilities,
         capabilities_checked=first.capabilities_reported,
         temperature=_pick(settings.temperature, first.parameters.get("temperature"), OLLAMA_DEFAULT_TEMPERATURE),
         top_p=_pick(settings.top_p, first.parameters.get("top_p"), OLLAMA_DEFAULT_TOP_P),
         context_length=first.context_length,
         running_context=settings.num_ctx if settings.num_ctx is not None else first.num_ctx,
+        gateway=gateway,
     )
 
 
@@ -205,6 +229,7 @@ def http_clients(target: Target) -> tuple[Any, Any]:
     defaults = target.request_defaults()
     aliases = target.aliases()
     timeout = target.timeout()
+    sync_inner, async_inner = failover_transports(target)
     options = TransportOptions(
         model=target.requested_model,
         repair_tool_calls=target.settings.repair_tool_calls,
@@ -214,9 +239,34 @@ def http_clients(target: Target) -> tuple[Any, Any]:
     )
     return (
         OllamaClient(
-            transport=OllamaTransport(defaults, aliases, options=options), timeout=timeout, follow_redirects=True
+            transport=OllamaTransport(defaults, aliases, sync_inner, options=options),
+            timeout=timeout,
+            follow_redirects=True,
         ),
         AsyncOllamaClient(
-            transport=AsyncOllamaTransport(defaults, aliases, options=options), timeout=timeout, follow_redirects=True
+            transport=AsyncOllamaTransport(defaults, aliases, async_inner, options=options),
+            timeout=timeout,
+            follow_redirects=True,
         ),
+    )
+
+
+def failover_transports(target: Target, *, native: bool = False) -> tuple[Any, Any]:
+    """With several hosts, a sync and an async transport that send a request that cannot connect to the next host.
+
+    ``(None, None)`` with one host, or (for OpenAI-compatible clients, not ``native`` ones)
+    when a gateway is configured: the gateway fails over itself.
+    """
+    hosts = target.hosts if native else target.openai_hosts
+    if len(hosts) < 2:
+        return None, None
+    import httpx
+
+    from integrations._failover import AsyncFailoverTransport, FailoverTransport, HostRotation
+    from integrations._transport import _LIMITS
+
+    rotation = HostRotation(hosts, target.settings.cooldown_time)
+    return (
+        FailoverTransport(rotation, httpx.HTTPTransport(limits=_LIMITS)),
+        AsyncFailoverTransport(rotation, httpx.AsyncHTTPTransport(limits=_LIMITS)),
     )

@@ -493,8 +493,18 @@ def ensure_model(
     host: HostLike = None,
     settings: OllamaSettings | None = None,
 ) -> ModelInfo:
-    """Return the model's info, pulling it first when absent and ``pull`` is true."""
+    """Return the model's info, pulling it first when absent and ``pull`` is true.
+
+    Without ``host``, every configured host that answers is checked (and pulled to), and
+    the first one's info is returned: with several hosts, each must be able to serve the model.
+    """
     settings = _settings(settings)
+    if host is None and len(settings.hosts) > 1:
+        infos = [
+            ensure_model(name, pull=pull, on_progress=on_progress, host=each, settings=settings)
+            for each in reachable_hosts(settings)
+        ]
+        return infos[0]
     target = _host(host, settings)
     try:
         return model_info(name, target, settings=settings)
@@ -513,6 +523,8 @@ class WarmedModel:
     seconds: float
     context_length: int | None
     """From ``/api/ps`` (Ollama 0.10+): what the server allocated, which may differ from what was asked."""
+    hosts: tuple[str, ...] = ()
+    """The servers it was loaded on (every reachable configured host when none was named)."""
 
 
 def warm_model(
@@ -522,8 +534,12 @@ def warm_model(
 
     Returns the seconds taken and the context length actually loaded: Ollama picks a
     default from free memory when nothing sets ``num_ctx``, so it may not be what you expect.
+    Without ``host`` and with several configured hosts, every host that answers loads it
+    (at the same time); the seconds are then the slowest host's, the context the first's.
     """
     settings = _settings(settings)
+    if host is None and len(settings.hosts) > 1:
+        return _warm_all(name, keep_alive, settings)
     target = _host(host, settings)
     alive = keep_alive if keep_alive is not None else settings.keep_alive
     options = {"num_ctx": settings.num_ctx} if settings.num_ctx is not None else None
@@ -533,7 +549,17 @@ def warm_model(
             model=name, prompt="", keep_alive=_keep_alive_value(alive) if alive is not None else None, options=options
         )
     seconds = time.perf_counter() - started
-    return WarmedModel(name, seconds, loaded_context(name, target, settings=settings))
+    return WarmedModel(name, seconds, loaded_context(name, target, settings=settings), (target.url,))
+
+
+def _warm_all(name: str, keep_alive: str | float | None, settings: OllamaSettings) -> WarmedModel:
+    from concurrent.futures import ThreadPoolExecutor
+
+    hosts = reachable_hosts(settings)
+    with ThreadPoolExecutor(max_workers=len(hosts)) as pool:
+        warmed = list(pool.map(lambda h: warm_model(name, keep_alive, host=h, settings=settings), hosts))
+    slowest = max(w.seconds for w in warmed)
+    return WarmedModel(name, slowest, warmed[0].context_length, tuple(h.url for h in hosts))
 
 
 def loaded_context(name: str, host: HostLike = None, *, settings: OllamaSettings | None = None) -> int | None:

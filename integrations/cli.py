@@ -172,19 +172,22 @@ def pull(
     host: HostOption = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow plain HTTP or unverified registries.")] = False,
 ) -> None:
-    """Pull models with progress per layer. Interrupted pulls resume when run again."""
+    """Pull models with progress per layer, on every configured host that answers. Interrupted pulls resume."""
     from integrations import checks
 
     settings = _settings(host)
+    targets = _guard(lambda: checks.reachable_hosts(settings)) if len(settings.hosts) > 1 else [settings.hosts[0]]
     for name in model:
-        try:
-            with _progress(name) as on_event:
-                checks.pull_model(name, on_progress=on_event, settings=settings, insecure=insecure)
-        except KeyboardInterrupt:
-            raise _fail(f"pull of {name!r} interrupted; run the same command again to resume", 130) from None
-        except OllamaError as exc:
-            raise _fail(str(exc)) from None
-        console.print(f"[green]pulled[/] {name}")
+        for target in targets:
+            where = f" on {target.url}" if len(targets) > 1 else ""
+            try:
+                with _progress(f"{name}{where}") as on_event:
+                    checks.pull_model(name, on_progress=on_event, host=target, settings=settings, insecure=insecure)
+            except KeyboardInterrupt:
+                raise _fail(f"pull of {name!r} interrupted; run the same command again to resume", 130) from None
+            except OllamaError as exc:
+                raise _fail(str(exc)) from None
+            console.print(f"[green]pulled[/] {name}{where}")
 
 
 @contextlib.contextmanager
@@ -225,7 +228,8 @@ def warm(
     settings = _settings(host)
     warmed = _guard(lambda: checks.warm_model(model, keep_alive, settings=settings))
     context = f", context {warmed.context_length} tokens" if warmed.context_length else ""
-    console.print(f"[green]loaded[/] {model} on {settings.hosts[0].url} in {warmed.seconds:.2f} s{context}")
+    where = ", ".join(warmed.hosts) or settings.hosts[0].url
+    console.print(f"[green]loaded[/] {model} on {where} in {warmed.seconds:.2f} s{context}")
 
 
 @app.command()
@@ -381,6 +385,37 @@ def serve(
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         errors.print("stopped")
+
+
+@app.command()
+def gateway(
+    host: HostOption = None,
+    model: ModelOption = None,
+    profile: ProfileOption = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 4000,
+    bind: Annotated[str, typer.Option("--bind", help="Loopback address to listen on.")] = "127.0.0.1",
+    pull: Annotated[bool, typer.Option("--pull", help="Pull the model on hosts that lack it.")] = False,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="Print a configured gateway key.")] = False,
+) -> None:
+    """Run the LiteLLM proxy in front of every configured host (needs the 'gateway' extra); Ctrl-C stops it."""
+    from integrations.adapters.litellm import Gateway, client_environment
+
+    settings = _settings(host, model, profile)
+    proxy = _guard(lambda: Gateway(settings, host=bind, port=port, pull=pull or None))
+    hosts = ", ".join(h.url for h in settings.hosts)
+    errors.print(f"starting the LiteLLM proxy for {settings.model} over {hosts}", highlight=False)
+    try:
+        _guard(proxy.start)
+        console.print(f"[green]LiteLLM gateway[/] on {proxy.url} (OpenAI: {proxy.base_url})", highlight=False)
+        console.print("Point the factories at it (Ctrl-C stops it):", highlight=False)
+        for name, value in client_environment(proxy).items():
+            shown = "**********" if name.endswith("_KEY") and settings.gateway_key and not show_secrets else value
+            console.print(f"  export {name}={shown}", highlight=False, soft_wrap=True)
+        _guard(proxy.wait)
+    except KeyboardInterrupt:
+        errors.print("stopped")
+    finally:
+        proxy.stop()
 
 
 def main() -> None:

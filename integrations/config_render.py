@@ -18,11 +18,11 @@ from integrations._target import Target, resolve
 from integrations.errors import ConfigError
 from integrations.settings import OllamaSettings, env_name
 
-__all__ = ["FORMATS", "MASK", "js_environment", "render_config", "write_private"]
+__all__ = ["FORMATS", "MASK", "js_environment", "render_config", "to_yaml", "write_private"]
 
 FORMATS = (
     "autogen", "autogen-native", "agentchat", "langchain", "crewai", "pydantic-ai", "agent-framework", "anthropic",
-    "env", "json",
+    "litellm", "env", "json",
 )
 """What `render_config` renders, in the order ``--help`` lists them."""
 MASK = "**********"
@@ -65,6 +65,12 @@ def render_config(format: str, settings: OllamaSettings, *, check: bool = False,
         return _dump(_masked(ag2.config_list(settings=settings, check=check), real, shown))
     if format == "autogen-native":
         return _dump(_masked(ag2.native_config_list(settings=settings, check=check), real, shown))
+    if format == "litellm":
+        from integrations.adapters.litellm import proxy_config
+
+        gateway_key = settings.gateway_key.get_secret_value() if settings.gateway_key is not None else None
+        master = gateway_key if show_secrets or gateway_key is None else MASK
+        return to_yaml(proxy_config(settings, check=check, api_key=shown, master_key=master))
     target = resolve(None, settings=settings, check=check, pull=None)  # runs the checks when asked, for every format
     if format == "langchain":
         return _dump(_masked(langchain.chat_kwargs(target), real, shown))
@@ -124,6 +130,10 @@ def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:
         if name in {"host", "api_key", "profile"}:
             continue
         value = getattr(settings, name)
+        if name == "gateway_key" and value is not None:
+            secret = value.get_secret_value()
+            lines[env_name(name)] = secret if show_secrets else MASK
+            continue
         if value is not None and (name == "model" or value != field.default):
             lines[env_name(name)] = str(value).lower() if isinstance(value, bool) else str(value)
     # For JavaScript clients (OpenAI SDK, Vercel AI SDK), so one .env drives both sides.
@@ -133,6 +143,48 @@ def _env_lines(settings: OllamaSettings, show_secrets: bool) -> dict[str, str]:
 
 def _dump(data: Any) -> str:
     return json.dumps(data, indent=2)
+
+
+def to_yaml(data: Any, indent: int = 0) -> str:
+    """Block-style YAML for JSON-like data; strings are JSON-quoted, which YAML reads as double-quoted scalars.
+
+    >>> print(to_yaml({"model_list": [{"model_name": "m:1", "litellm_params": {"timeout": 600.0}}], "empty": []}))
+    model_list:
+      - model_name: "m:1"
+        litellm_params:
+          timeout: 600.0
+    empty: []
+    """
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = json.dumps(str(key))[1:-1] if str(key).replace("_", "").isalnum() else json.dumps(str(key))
+            if isinstance(value, dict | list) and value:
+                lines.append(f"{pad}{name}:")
+                lines.append(to_yaml(value, indent + 2))
+            else:
+                lines.append(f"{pad}{name}: {_scalar(value)}")
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, dict | list) and item:
+                nested = to_yaml(item, indent + 2)
+                lines.append(f"{pad}- {nested.lstrip()}")
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+    else:
+        lines.append(f"{pad}{_scalar(data)}")
+    return "\n".join(lines)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return "{}" if isinstance(value, dict) else "[]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
 
 
 def write_private(path: str | os.PathLike[str], text: str) -> Path:

@@ -15,7 +15,7 @@ from integrations import checks
 from integrations.errors import ModelNotFound, OllamaError
 from integrations.settings import OllamaSettings, env_name
 
-__all__ = ["Check", "HostReport", "Report", "ToolProbe", "diagnose", "probe_tools"]
+__all__ = ["Check", "HostReport", "Report", "ToolProbe", "diagnose", "gateway_check", "probe_tools"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,54 @@ def diagnose(settings: OllamaSettings | None = None, *, requires: tuple[str, ...
         except OllamaError as exc:
             report.error = str(exc)
         verdict.extend(_model_checks(settings, host.url, requires, report.running))
+    if settings.gateway_host is not None:
+        verdict.append(gateway_check(settings))
     return Report(settings, hosts, verdict)
+
+
+def gateway_check(settings: OllamaSettings) -> Check:
+    """Whether the gateway answers, accepts the key, and serves the model (its ``/v1/models``)."""
+    import httpx
+
+    gateway = settings.gateway_host
+    if gateway is None:
+        raise ValueError("gateway_check needs settings with a gateway")
+    name = f"gateway serves {settings.model}"
+    key = (settings.gateway_key or settings.api_key).get_secret_value()
+    start = f"Start it with 'ollama-integrations gateway' and set {env_name('gateway')} to the URL it prints"
+    try:
+        response = httpx.get(
+            f"{gateway.base_url}/models",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=httpx.Timeout(settings.check_timeout, connect=settings.connect_timeout),
+        )
+    except httpx.HTTPError as exc:
+        return Check(gateway.url, name, False, f"not reachable: {exc}", f"{start}, or unset {env_name('gateway')}.")
+    if response.status_code in (401, 403):
+        return Check(
+            gateway.url,
+            name,
+            False,
+            f"the gateway refused the key ({response.status_code})",
+            f"Set {env_name('gateway_key')} to the key 'ollama-integrations gateway' printed.",
+        )
+    try:
+        served = {str(row.get("id")) for row in response.json().get("data") or []}
+    except (ValueError, AttributeError, TypeError):
+        served = set()
+    if response.status_code != 200 or not served:
+        detail = f"answered {response.status_code} without a model list: is it a LiteLLM proxy?"
+        return Check(gateway.url, name, False, detail, f"{start}.")
+    if settings.model not in served:
+        listed = ", ".join(sorted(served))
+        return Check(
+            gateway.url,
+            name,
+            False,
+            f"serves {listed}",
+            f"Restart the gateway for this model: 'ollama-integrations gateway --model {settings.model}'.",
+        )
+    return Check(gateway.url, name, True, f"OpenAI-compatible endpoint {gateway.base_url}")
 
 
 def _model_checks(

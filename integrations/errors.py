@@ -9,6 +9,7 @@ Every error says what failed, the value involved, and how to fix it::
     ├── PullFailed               a pull was refused or broke off
     ├── CapabilityMissing        the model lacks tools, vision, embedding, ...
     ├── OllamaVersionTooOld      the server is older than a feature needs
+    ├── GatewayFailed            the LiteLLM gateway did not start or stopped
     ├── ConfigError              bad settings, host, profile or model name (also a ValueError)
     └── MissingDependency        an optional extra is not installed (also an ImportError)
 
@@ -25,6 +26,7 @@ __all__ = [
     "CapabilityMissing",
     "ConfigError",
     "ContextTruncated",
+    "GatewayFailed",
     "MissingDependency",
     "ModelNotFound",
     "OllamaError",
@@ -117,6 +119,15 @@ class OllamaVersionTooOld(OllamaError):
             f"Ollama at {host} is version {version}, but {feature} needs {minimum} or newer. "
             "Upgrade Ollama from https://ollama.com/download."
         )
+
+
+class GatewayFailed(OllamaError):
+    """The LiteLLM proxy process did not come up, or ended on its own."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(f"the LiteLLM gateway on {url} {reason}")
 
 
 class ConfigError(OllamaError, ValueError):

@@ -35,8 +35,8 @@ class OllamaHost:
         return self.url
 
 
-def parse_host(value: str | None) -> OllamaHost:
-    """Parse one ``OLLAMA_HOST`` value.
+def parse_host(value: str | None, *, setting: str = "host") -> OllamaHost:
+    """Parse one ``OLLAMA_HOST`` value (or another URL setting, named in messages by ``setting``).
 
     >>> parse_host(None).url
     'http://127.0.0.1:11434'
@@ -61,7 +61,7 @@ def parse_host(value: str | None) -> OllamaHost:
     """
     text = (value or "").strip().strip("\"'").strip()
     shown = repr(mask_credentials(value or ""))  # every message below shows the value with credentials masked
-    variable = _env("host")
+    variable = _env(setting)
     if "@" in text:  # first: any later message (a bad scheme, urlsplit's errors) could quote part of a password
         raise ConfigError(f"{variable} {shown} may not carry credentials; use {_env('api_key')} for keys")
     scheme, sep, rest = text.partition("://")

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from integrations.errors import ConfigError
-from integrations.hosts import OllamaHost, mask_credentials, parse_hosts
+from integrations.hosts import OllamaHost, mask_credentials, parse_host, parse_hosts
 from integrations.names import parse_model_name
 
 if sys.version_info >= (3, 11):
@@ -33,6 +33,9 @@ __all__ = ["ENV_PREFIX", "OllamaSettings", "available_profiles", "env_name", "fi
 ENV_PREFIX = "OLLAMA_INTEGRATIONS_"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _PROFILE_EXTRAS = {"description"}
+
+RoutingStrategy = Literal["least-busy", "simple-shuffle", "latency-based-routing", "usage-based-routing-v2"]
+"""LiteLLM's routing strategies that need no Redis and no cost table."""
 
 
 class OllamaSettings(BaseSettings):
@@ -102,6 +105,35 @@ class OllamaSettings(BaseSettings):
         None,
         description="Thinking for models that can: unset (the model's default), false, true, low, medium or high.",
     )
+    gateway: str | None = Field(
+        None,
+        description="URL of a LiteLLM gateway in front of the hosts (e.g. http://127.0.0.1:4000, what "
+        "'ollama-integrations gateway' prints): the factories' OpenAI-compatible traffic goes there, "
+        "while checks, pulls and warm-ups still go to every host directly.",
+    )
+    gateway_key: SecretStr | None = Field(
+        None,
+        description="Key the gateway requires and the factories present to it (LiteLLM's master key, 'sk-...'); "
+        "unset, 'ollama-integrations gateway' makes one and prints it.",
+    )
+    routing_strategy: RoutingStrategy = Field(
+        "least-busy",
+        description="How the gateway and integrations.litellm.router() pick a host for each request: least-busy, "
+        "simple-shuffle, latency-based-routing or usage-based-routing-v2 (LiteLLM's names).",
+    )
+    allowed_fails: int = Field(
+        0,
+        ge=0,
+        le=1000,
+        description="Failures of one host within a minute that the gateway tolerates before cooling it down.",
+    )
+    cooldown_time: float = Field(
+        30.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a failing host is left out before it is tried again, by the gateway and by the "
+        "clients' own failover between hosts.",
+    )
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -115,6 +147,15 @@ class OllamaSettings(BaseSettings):
         hosts = parse_hosts(value)
         # An empty OLLAMA_HOST (common in shells) means the default: show the host that will be used.
         return value if value.strip() else ",".join(host.url for host in hosts)
+
+    @field_validator("gateway", mode="before")
+    @classmethod
+    def _valid_gateway(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            return parse_host(value, setting="gateway").url
+        return value
 
     @field_validator("model")
     @classmethod
@@ -146,6 +187,11 @@ class OllamaSettings(BaseSettings):
     def base_url(self) -> str:
         """The first server's OpenAI-compatible URL."""
         return self.hosts[0].base_url
+
+    @property
+    def gateway_host(self) -> OllamaHost | None:
+        """The gateway, when one is configured: its ``base_url`` is the OpenAI-compatible endpoint."""
+        return parse_host(self.gateway, setting="gateway") if self.gateway else None
 
     def merged(self, **changes: Any) -> OllamaSettings:
         """A copy with ``changes`` applied and validated like constructor arguments."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from integrations._target import Target
+from integrations._target import Target, failover_transports
 
 __all__ = ["DEFAULT_NUM_CTX", "client_kwargs", "keep_alive", "keep_alive_seconds", "num_ctx", "sampling"]
 
@@ -82,4 +82,15 @@ def sampling(target: Target) -> dict[str, Any]:
 
 def client_kwargs(target: Target) -> dict[str, Any]:
     """Keyword arguments for ``ollama.Client``: short connect, long read timeout, and the Bearer key."""
-    return {"timeout": target.timeout(), "headers": {"Authorization": f"Bearer {target.api_key}"}}
+    return {"timeout": target.timeout(), "headers": {"Authorization": f"Bearer {target.host_key}"}}
+
+
+def failover_kwargs(target: Target) -> dict[str, Any]:
+    """``sync_client_kwargs`` and ``async_client_kwargs`` giving LangChain's Ollama clients failover between hosts.
+
+    Empty with one host. The two clients need transports of their own kind, hence two arguments.
+    """
+    sync, asynchronous = failover_transports(target, native=True)
+    if sync is None:
+        return {}
+    return {"sync_client_kwargs": {"transport": sync}, "async_client_kwargs": {"transport": asynchronous}}

@@ -59,7 +59,7 @@ def _entries(target: Target, extra: dict[str, Any]) -> list[dict[str, Any]]:
             **sampling,
             **extra,
         }
-        for host in target.hosts
+        for host in target.openai_hosts
     ]
 
 

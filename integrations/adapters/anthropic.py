@@ -63,7 +63,7 @@ def _client_kwargs(target: Target, *, asynchronous: bool, extra: dict[str, Any])
     client_class = http.AsyncClient if asynchronous else http.Client
     return {
         "base_url": target.hosts[0].url,
-        "api_key": target.api_key,
+        "api_key": target.host_key,
         "timeout": timeout,
         "max_retries": target.settings.max_retries,
         "http_client": client_class(transport=transport, timeout=timeout, follow_redirects=True),

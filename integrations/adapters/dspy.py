@@ -37,7 +37,7 @@ def lm(
     )
     kwargs: dict[str, Any] = {
         "api_base": target.hosts[0].url,
-        "api_key": target.api_key,
+        "api_key": target.host_key,
         "num_retries": target.settings.max_retries,
         **_litellm_options(target),
     }

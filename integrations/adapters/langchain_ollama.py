@@ -46,6 +46,7 @@ def chat_ollama(
         "seed": options.get("seed"),
         "keep_alive": _native.keep_alive(target),
         "client_kwargs": _native.client_kwargs(target),
+        **_native.failover_kwargs(target),
     }
     if target.settings.think is not None:
         kwargs["reasoning"] = target.settings.think
@@ -73,6 +74,7 @@ def ollama_embeddings(
         "base_url": target.hosts[0].url,
         "num_ctx": _native.num_ctx(target),
         "client_kwargs": _native.client_kwargs(target),
+        **_native.failover_kwargs(target),
     }
     alive = _native.keep_alive_seconds(target)  # OllamaEmbeddings takes seconds only
     if alive is not None:

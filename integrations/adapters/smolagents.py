@@ -39,7 +39,7 @@ def model(
     kwargs: dict[str, Any] = {
         "model_id": f"ollama_chat/{target.requested_model}",
         "api_base": target.hosts[0].url,
-        "api_key": target.api_key,
+        "api_key": target.host_key,
         **_litellm_options(target),
     }
     kwargs.update(theirs)

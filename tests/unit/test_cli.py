@@ -26,6 +26,7 @@ def dead_host() -> str:
         ["pull", "smollm2:135m", "--host", "DEAD"],
         ["doctor", "--host", "DEAD"],
         ["config", "--check", "--host", "DEAD"],
+        ["gateway", "--host", "DEAD", "--port", "0"],
     ],
 )
 def test_unreachable_host_gives_a_short_error_and_exit_1(args: list[str]) -> None:
@@ -48,6 +49,7 @@ def test_unreachable_host_gives_a_short_error_and_exit_1(args: list[str]) -> Non
         (["config", "--model", "bad name"], "bad name"),
         (["config", "--profile", "nope"], "unknown profile 'nope'"),
         (["run", "no-such-example"], "unknown example 'no-such-example'"),
+        (["gateway", "--bind", "0.0.0.0"], "loopback only, not '0.0.0.0'"),
     ],
 )
 def test_user_mistakes(args: list[str], fragment: str) -> None:
@@ -63,7 +65,7 @@ def test_unknown_option_is_a_usage_error() -> None:
     assert "frobnicate" in result.output
 
 
-@pytest.mark.parametrize("verb", ["doctor", "models", "pull", "warm", "config", "run", "serve"])
+@pytest.mark.parametrize("verb", ["doctor", "models", "pull", "warm", "config", "run", "serve", "gateway"])
 def test_every_verb_has_help(verb: str) -> None:
     result = runner.invoke(app, [verb, "--help"])
     assert result.exit_code == 0

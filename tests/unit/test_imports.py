@@ -51,6 +51,8 @@ HEAVY = [
     "llama_cpp",
     "ollama",
     "httpx",
+    "litellm",
+    "ray",
 ]
 
 

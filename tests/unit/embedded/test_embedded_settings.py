@@ -58,7 +58,11 @@ def test_a_bad_value_names_the_variable_and_the_value(monkeypatch: pytest.Monkey
 
 
 # Modules that pass the environment on to a child process they start (never read a setting from it).
-_PASSES_ENVIRONMENT_ON = {"sandbox.py": "builds a child's allow-listed environment", "cli.py": "runs node examples"}
+_PASSES_ENVIRONMENT_ON = {
+    "sandbox.py": "builds a child's allow-listed environment",
+    "cli.py": "runs node examples",
+    "litellm.py": "starts the LiteLLM proxy",
+}
 
 
 def test_no_module_outside_the_settings_reads_the_environment() -> None:
