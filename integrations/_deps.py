@@ -13,7 +13,8 @@ EXTRAS: dict[str, frozenset[str]] = {
     "autogen": frozenset({"autogen", "fix_busted_json"}),
     "agentchat": frozenset({"autogen_agentchat", "autogen_core", "autogen_ext"}),
     "langchain": frozenset({"langchain_openai", "langchain_core"}),
-    "embedded": frozenset({"llama_cpp", "starlette", "uvicorn", "numpy"}),
+    "embedded": frozenset({"xllamacpp", "jinja2", "starlette", "uvicorn", "numpy"}),
+    "llama-cpp": frozenset({"llama_cpp"}),
     "examples": frozenset({"matplotlib", "yfinance"}),
 }
 """Extra -> the top-level modules it installs (as in pyproject.toml), to tell "not installed" from "broken"."""

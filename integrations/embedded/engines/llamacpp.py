@@ -32,7 +32,7 @@ log = logging.getLogger("integrations.embedded")
 
 def import_llama_cpp() -> Any:
     """Import llama_cpp or raise `MissingDependency` naming the extra."""
-    return require("llama_cpp", "embedded")
+    return require("llama_cpp", "llama-cpp")
 
 
 class _PromptCacheStats(CacheStats):
