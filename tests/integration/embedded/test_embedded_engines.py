@@ -263,3 +263,45 @@ def test_a_runner_that_dies_loading_marks_the_model_broken(runner_server: Embedd
                                                 "options": {"num_predict": 2}})
         assert fine.status_code == 200
         http.request("DELETE", "/api/delete", json={"model": "zero"})
+
+
+def test_loaded_models_are_bounded_and_aliases_share_a_runner(ollama_server: Any, ollama_model: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """OLLAMA_MAX_LOADED_MODELS=1: a second model unloads the first (its runner stopped); an alias of the loaded
+    file (same context) is served by the same runner."""
+    if not ollama_server.embedded:
+        pytest.skip("checks the embedded server's runners")
+    monkeypatch.setenv("OLLAMA_MAX_LOADED_MODELS", "1")
+    with EmbeddedServer(models_dir=ollama_server.models_dir, engine="xllamacpp") as server, \
+            httpx.Client(base_url=server.url, timeout=120) as http:
+        for name, params in (("same", {}), ("small", {"num_ctx": 1024})):
+            made = http.post("/api/create", json={"model": name, "from": ollama_model, "stream": False,
+                                                  "parameters": params})
+            assert made.status_code == 200, made.text
+
+        def ask(model: str) -> None:
+            r = http.post("/api/generate", json={"model": model, "prompt": "Hi", "stream": False,
+                                                 "options": {"num_predict": 1}})
+            assert r.status_code == 200, r.text
+
+        ask(ollama_model)
+        first = _runner_pid(server, ollama_model)
+        ask("same")
+        assert _runner_pid(server, "same") == first  # one runner for both names
+        assert sorted(m["name"] for m in http.get("/api/ps").json()["models"]) == sorted([ollama_model, "same:latest"])
+        ask("small")  # another context: another engine model, so the least recently used file goes
+        assert [m["name"] for m in http.get("/api/ps").json()["models"]] == ["small:latest"]
+        deadline = time.monotonic() + 10
+        while _alive(first):
+            assert time.monotonic() < deadline, "the evicted runner kept running"
+            time.sleep(0.05)
+        for name in ("same", "small"):
+            http.request("DELETE", "/api/delete", json={"model": name})
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
