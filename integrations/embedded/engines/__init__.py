@@ -125,8 +125,15 @@ class EngineModel(ABC):
         """Tokens of ``text``, special tokens parsed, BOS added unless the text starts with it."""
 
     @abstractmethod
-    def generate(self, prompt_tokens: list[int], opts: Options, grammar: str | None, emit: Emit | None,
-                 cancel: threading.Event | None = None, logprobs: int | None = None) -> GenerationResult:
+    def generate(
+        self,
+        prompt_tokens: list[int],
+        opts: Options,
+        grammar: str | None,
+        emit: Emit | None,
+        cancel: threading.Event | None = None,
+        logprobs: int | None = None,
+    ) -> GenerationResult:
         """Sample until end of generation, a stop string, the token budget or ``cancel``."""
 
     @abstractmethod
@@ -178,7 +185,13 @@ def cpu_has_avx2(cpuinfo: str | None = None) -> bool | None:
 
 
 def _installed(name: str) -> bool:
-    return importlib.util.find_spec(MODULE_OF[name]) is not None
+    module = MODULE_OF[name]
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: blocked (as tests and some sandboxes do)
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def resolve_engine(setting: str, *, avx2: bool | None = None, installed: Callable[[str], bool] = _installed) -> str:
@@ -202,8 +215,10 @@ def resolve_engine(setting: str, *, avx2: bool | None = None, installed: Callabl
     if setting not in ENGINES:
         raise ConfigError(f"unknown engine {setting!r}: use 'auto', " + " or ".join(repr(e) for e in ENGINES))
     if setting == "xllamacpp" and not can_run_prebuilt:
-        raise ConfigError("engine 'xllamacpp' needs a CPU with AVX2, which this one lacks; use engine 'llama-cpp' "
-                          "(pip install 'ollama-integrations[llama-cpp]') or 'auto'")
+        raise ConfigError(
+            "engine 'xllamacpp' needs a CPU with AVX2, which this one lacks; use engine 'llama-cpp' "
+            "(pip install 'ollama-integrations[llama-cpp]') or 'auto'"
+        )
     if not installed(setting):
         raise MissingDependency(MODULE_OF[setting], EXTRA_OF[setting])
     return setting

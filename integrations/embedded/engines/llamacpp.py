@@ -54,8 +54,12 @@ class LlamaCppEngine(Engine):
     def load(self, spec: LoadSpec) -> LlamaCppModel:
         llama_cpp = import_llama_cpp()
         llm = llama_cpp.Llama(
-            model_path=str(spec.path), n_ctx=spec.n_ctx, n_threads=spec.n_threads,
-            n_threads_batch=spec.n_threads, n_batch=512, verbose=False,
+            model_path=str(spec.path),
+            n_ctx=spec.n_ctx,
+            n_threads=spec.n_threads,
+            n_threads_batch=spec.n_threads,
+            n_batch=512,
+            verbose=False,
         )
         return LlamaCppModel(llm, spec)
 
@@ -92,8 +96,9 @@ class LlamaCppModel(EngineModel):
 
     # -- prompts -------------------------------------------------------------
 
-    def render(self, template: str | None, turns: list[dict[str, Any]],
-               tools: list[dict[str, Any]] | None = None) -> str:
+    def render(
+        self, template: str | None, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> str:
         if not template:
             parts = [f"{t['role']}: {t['content']}" for t in turns]
             return "\n".join(parts) + "\nassistant: "
@@ -101,7 +106,9 @@ class LlamaCppModel(EngineModel):
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
             self._formatter = Jinja2ChatFormatter(
-                template=template, eos_token=self.eos_text, bos_token=self.bos_text,
+                template=template,
+                eos_token=self.eos_text,
+                bos_token=self.bos_text,
                 add_generation_prompt=True,
             )
             self._formatter_template = template
@@ -252,7 +259,7 @@ class LlamaCppModel(EngineModel):
         for at in range(cached, end, step):
             if cancel.is_set():
                 return False
-            llm.eval(tokens[at:min(end, at + step)])
+            llm.eval(tokens[at : min(end, at + step)])
         return not cancel.is_set()
 
     def _logprob(self, token: int, top: int) -> dict[str, Any]:
@@ -267,8 +274,11 @@ class LlamaCppModel(EngineModel):
 
         def entry(tok: int) -> dict[str, Any]:
             raw = self.llm.detokenize([tok])
-            return {"token": raw.decode("utf-8", errors="replace"), "logprob": float(logits[tok]) - log_z,
-                    "bytes": list(raw)}
+            return {
+                "token": raw.decode("utf-8", errors="replace"),
+                "logprob": float(logits[tok]) - log_z,
+                "bytes": list(raw),
+            }
 
         out = entry(token)
         if top > 0:
@@ -286,9 +296,14 @@ class LlamaCppModel(EngineModel):
         with self.lock:
             if self.embedder is None:
                 self.embedder = llama_cpp.Llama(
-                    model_path=str(self.spec.path), embedding=True, n_ctx=self.n_ctx,
-                    n_batch=self.n_ctx, n_ubatch=self.n_ctx, n_threads=self.spec.n_threads,
-                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, verbose=False,
+                    model_path=str(self.spec.path),
+                    embedding=True,
+                    n_ctx=self.n_ctx,
+                    n_batch=self.n_ctx,
+                    n_ubatch=self.n_ctx,
+                    n_threads=self.spec.n_threads,
+                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                    verbose=False,
                 )
             emb = self.embedder
             limit = self.n_ctx

@@ -35,13 +35,21 @@ def _environment() -> Any:
             parser.stream.skip(1)
             return parser.parse_statements(("name:endgeneration",), drop_needle=True)
 
-    def tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None,
-               separators: tuple[str, str] | None = None, sort_keys: bool = False) -> str:
-        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators,
-                          sort_keys=sort_keys)
+    def tojson(
+        value: Any,
+        ensure_ascii: bool = False,
+        indent: int | None = None,
+        separators: tuple[str, str] | None = None,
+        sort_keys: bool = False,
+    ) -> str:
+        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
-    env = ImmutableSandboxedEnvironment(loader=jinja2.BaseLoader(), trim_blocks=True, lstrip_blocks=True,
-                                        extensions=[_GenerationTag, jinja2.ext.loopcontrols])
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.BaseLoader(),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[_GenerationTag, jinja2.ext.loopcontrols],
+    )
     env.filters["tojson"] = tojson
     return env
 
@@ -54,8 +62,9 @@ def _now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
 
 
-def render_chat_template(template: str, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None,
-                         bos_token: str, eos_token: str) -> str:
+def render_chat_template(
+    template: str, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None, bos_token: str, eos_token: str
+) -> str:
     """``template`` applied to ``turns`` (and ``tools``), ending with the assistant's generation prompt."""
     with _lock:
         compiled = _compiled.get(template)
@@ -66,7 +75,16 @@ def render_chat_template(template: str, turns: list[dict[str, Any]], tools: list
                 if len(_compiled) > 64:
                     _compiled.clear()
                 _compiled[template] = compiled
-        return str(compiled.render(messages=turns, tools=tools or None, bos_token=bos_token, eos_token=eos_token,
-                                   add_generation_prompt=True, raise_exception=_raise, strftime_now=_now))
+        return str(
+            compiled.render(
+                messages=turns,
+                tools=tools or None,
+                bos_token=bos_token,
+                eos_token=eos_token,
+                add_generation_prompt=True,
+                raise_exception=_raise,
+                strftime_now=_now,
+            )
+        )
     except Exception as exc:  # jinja raises on conversations a template rejects
         raise ApiError(400, f"the model's chat template rejected the messages: {exc}") from None

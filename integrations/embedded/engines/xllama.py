@@ -53,8 +53,12 @@ MIN_GAIN = 16
 """A saved state is restored only when it saves more than this many tokens of reading."""
 
 _SIGNALS = {
-    signal.SIGKILL: "killed", signal.SIGABRT: "aborted", signal.SIGSEGV: "segmentation fault",
-    signal.SIGILL: "illegal instruction", signal.SIGBUS: "bus error", signal.SIGTERM: "terminated",
+    signal.SIGKILL: "killed",
+    signal.SIGABRT: "aborted",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGILL: "illegal instruction",
+    signal.SIGBUS: "bus error",
+    signal.SIGTERM: "terminated",
     signal.SIGFPE: "floating point exception",
 }
 
@@ -104,7 +108,11 @@ class Runner:
         env = child_environment({"GGML_NO_BACKTRACE": "1"}, path_first=_package_root())
         self.proc = proc = subprocess.Popen(
             [sys.executable, "-m", "integrations.embedded.engines.runner"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, close_fds=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            close_fds=True,
         )
         threading.Thread(target=self._read_stderr, name=f"runner-log-{proc.pid}", daemon=True).start()
         assert proc.stdin is not None and proc.stdout is not None
@@ -200,8 +208,14 @@ class Runner:
 
 
 def _config(spec: LoadSpec, *, embedding: bool, slot_dir: str = "") -> dict[str, Any]:
-    return {"path": str(spec.path), "n_ctx": spec.n_ctx, "n_parallel": 1 if embedding else spec.n_parallel,
-            "n_threads": spec.n_threads, "embedding": embedding, "slot_save_path": slot_dir}
+    return {
+        "path": str(spec.path),
+        "n_ctx": spec.n_ctx,
+        "n_parallel": 1 if embedding else spec.n_parallel,
+        "n_threads": spec.n_threads,
+        "embedding": embedding,
+        "slot_save_path": slot_dir,
+    }
 
 
 class XLlamaEngine(Engine):
@@ -371,8 +385,12 @@ class XLlamaModel(EngineModel):
             if isinstance(exc, RunnerDied):
                 raise ApiError(500, f"llama runner process has terminated: {exc.cause}") from None
             raise
-        self.http = httpx.Client(base_url=self.runner.url, headers={"Authorization": f"Bearer {self.runner.key}"},
-                                 timeout=httpx.Timeout(None, connect=10.0), trust_env=False)
+        self.http = httpx.Client(
+            base_url=self.runner.url,
+            headers={"Authorization": f"Bearer {self.runner.key}"},
+            timeout=httpx.Timeout(None, connect=10.0),
+            trust_env=False,
+        )
         try:
             props = self._json("GET", "/props")
             models = self._json("GET", "/v1/models")
@@ -417,8 +435,9 @@ class XLlamaModel(EngineModel):
 
     # -- prompts -------------------------------------------------------------
 
-    def render(self, template: str | None, turns: list[dict[str, Any]],
-               tools: list[dict[str, Any]] | None = None) -> str:
+    def render(
+        self, template: str | None, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> str:
         if not template:
             parts = [f"{t['role']}: {t['content']}" for t in turns]
             return "\n".join(parts) + "\nassistant: "
@@ -464,11 +483,21 @@ class XLlamaModel(EngineModel):
         try:
             self._switch(slot, restore, save)
             body: dict[str, Any] = {
-                "prompt": prompt_tokens, "id_slot": slot.id, "cache_prompt": True, "stream": True,
-                "n_predict": budget, "temperature": opts.temperature, "top_k": opts.top_k, "top_p": opts.top_p,
-                "min_p": opts.min_p, "typical_p": opts.typical_p, "repeat_penalty": opts.repeat_penalty,
-                "presence_penalty": opts.presence_penalty, "frequency_penalty": opts.frequency_penalty,
-                "stop": [s for s in opts.stop if s], "return_tokens": True,
+                "prompt": prompt_tokens,
+                "id_slot": slot.id,
+                "cache_prompt": True,
+                "stream": True,
+                "n_predict": budget,
+                "temperature": opts.temperature,
+                "top_k": opts.top_k,
+                "top_p": opts.top_p,
+                "min_p": opts.min_p,
+                "typical_p": opts.typical_p,
+                "repeat_penalty": opts.repeat_penalty,
+                "presence_penalty": opts.presence_penalty,
+                "frequency_penalty": opts.frequency_penalty,
+                "stop": [s for s in opts.stop if s],
+                "return_tokens": True,
             }
             if opts.seed is not None and opts.seed >= 0:
                 body["seed"] = opts.seed
@@ -509,8 +538,16 @@ class XLlamaModel(EngineModel):
             finally:
                 self.slots.forget(restore.filename)
 
-    def _stream(self, body: dict[str, Any], result: GenerationResult, generated: list[int], emit: Emit | None,
-                cancel: threading.Event | None, logprobs: int | None, start: int) -> None:
+    def _stream(
+        self,
+        body: dict[str, Any],
+        result: GenerationResult,
+        generated: list[int],
+        emit: Emit | None,
+        cancel: threading.Event | None,
+        logprobs: int | None,
+        start: int,
+    ) -> None:
         import httpx
 
         pieces: list[str] = []
@@ -598,14 +635,19 @@ class XLlamaModel(EngineModel):
                 except RunnerDied as exc:
                     raise ApiError(500, f"llama runner process has terminated: {exc.cause}") from None
                 self._embedder = runner
-                self._embed_http = httpx.Client(base_url=runner.url, headers={"Authorization": f"Bearer {runner.key}"},
-                                                timeout=httpx.Timeout(None, connect=10.0), trust_env=False)
+                self._embed_http = httpx.Client(
+                    base_url=runner.url,
+                    headers={"Authorization": f"Bearer {runner.key}"},
+                    timeout=httpx.Timeout(None, connect=10.0),
+                    trust_env=False,
+                )
             runner, http = self._embedder, self._embed_http
         limit = self.n_ctx
         batches: list[list[int]] = []
         for text in texts:
-            tokens = self._embed_call(runner, http, "/tokenize",
-                                      {"content": text, "add_special": True, "parse_special": False})["tokens"]
+            tokens = self._embed_call(
+                runner, http, "/tokenize", {"content": text, "add_special": True, "parse_special": False}
+            )["tokens"]
             if len(tokens) > limit and not truncate:
                 raise ApiError(400, "the input length exceeds the context length")
             batches.append([int(t) for t in tokens[:limit]])
@@ -656,11 +698,24 @@ class XLlamaModel(EngineModel):
 
 
 def _logprob(entry: dict[str, Any], top: int) -> dict[str, Any]:
-    out = {"token": str(entry.get("token", "")), "logprob": float(entry.get("logprob", 0.0)),
-           "bytes": list(entry.get("bytes") or [])}
+    out = {
+        "token": str(entry.get("token", "")),
+        "logprob": float(entry.get("logprob", 0.0)),
+        "bytes": list(entry.get("bytes") or []),
+    }
     alts = entry.get("top_logprobs") or []
-    out["top_logprobs"] = [{"token": str(a.get("token", "")), "logprob": float(a.get("logprob", 0.0)),
-                            "bytes": list(a.get("bytes") or [])} for a in alts[:top]] if top > 0 else []
+    out["top_logprobs"] = (
+        [
+            {
+                "token": str(a.get("token", "")),
+                "logprob": float(a.get("logprob", 0.0)),
+                "bytes": list(a.get("bytes") or []),
+            }
+            for a in alts[:top]
+        ]
+        if top > 0
+        else []
+    )
     return out
 
 
@@ -688,8 +743,7 @@ def closed_objects(schema: Any) -> Any:
         return [closed_objects(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: closed_objects(v) if k not in ("const", "enum", "default", "examples") else v
-           for k, v in schema.items()}
+    out = {k: closed_objects(v) if k not in ("const", "enum", "default", "examples") else v for k, v in schema.items()}
     if isinstance(out.get("properties"), dict):
         out["properties"] = {k: closed_objects(v) for k, v in schema["properties"].items()}
         if "additionalProperties" not in out and out.get("type", "object") in ("object", ["object"]):

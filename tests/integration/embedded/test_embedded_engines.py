@@ -22,12 +22,25 @@ import pytest
 
 from integrations.embedded import EmbeddedServer
 
-CITY = {"type": "object", "properties": {"n": {"type": "integer"}, "city": {"type": "string", "maxLength": 20}},
-        "required": ["n", "city"]}
-WEATHER = [{"type": "function", "function": {
-    "name": "get_weather", "description": "The weather in a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}},
-                   "required": ["city"]}}}]
+CITY = {
+    "type": "object",
+    "properties": {"n": {"type": "integer"}, "city": {"type": "string", "maxLength": 20}},
+    "required": ["n", "city"],
+}
+WEATHER = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "The weather in a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string", "enum": ["Paris", "Oslo"]}},
+                "required": ["city"],
+            },
+        },
+    }
+]
 
 
 @pytest.fixture
@@ -43,8 +56,11 @@ def _engine(ollama_server: Any) -> str:
 @pytest.mark.engines
 def test_generation_streams_pieces_and_honours_stop(http: httpx.Client, ollama_model: str) -> None:
     def run(stop: list[str]) -> list[dict[str, Any]]:
-        body = {"model": ollama_model, "prompt": "Tell me about the sea.",
-                "options": {"temperature": 0, "num_predict": 40, "stop": stop}}
+        body = {
+            "model": ollama_model,
+            "prompt": "Tell me about the sea.",
+            "options": {"temperature": 0, "num_predict": 40, "stop": stop},
+        }
         with http.stream("POST", "/api/generate", json=body) as response:
             assert response.status_code == 200
             return [json.loads(line) for line in response.iter_lines() if line]
@@ -53,17 +69,24 @@ def test_generation_streams_pieces_and_honours_stop(http: httpx.Client, ollama_m
     text = "".join(line["response"] for line in full if not line["done"])
     assert len(full) > 3 and full[-1]["done_reason"] == "length" and full[-1]["eval_count"] == 40
     words = text.split()
-    stop = " ".join(words[len(words) // 2:len(words) // 2 + 2])  # two words from the middle of the answer
+    stop = " ".join(words[len(words) // 2 : len(words) // 2 + 2])  # two words from the middle of the answer
     cut = run([stop])
-    assert "".join(line["response"] for line in cut if not line["done"]) == text[:text.index(stop)]
+    assert "".join(line["response"] for line in cut if not line["done"]) == text[: text.index(stop)]
     assert cut[-1]["done_reason"] == "stop"
 
 
 @pytest.mark.engines
 def test_a_json_schema_constrains_the_output(http: httpx.Client, ollama_model: str) -> None:
-    r = http.post("/api/chat", json={"model": ollama_model, "stream": False, "format": CITY,
-                                     "messages": [{"role": "user", "content": "Name a city and a number."}],
-                                     "options": {"temperature": 0, "num_predict": 80}})
+    r = http.post(
+        "/api/chat",
+        json={
+            "model": ollama_model,
+            "stream": False,
+            "format": CITY,
+            "messages": [{"role": "user", "content": "Name a city and a number."}],
+            "options": {"temperature": 0, "num_predict": 80},
+        },
+    )
     assert r.status_code == 200, r.text
     answer = json.loads(r.json()["message"]["content"])
     assert set(answer) == {"n", "city"}  # no property the schema does not list
@@ -72,9 +95,17 @@ def test_a_json_schema_constrains_the_output(http: httpx.Client, ollama_model: s
 
 @pytest.mark.engines
 def test_logprobs_come_with_each_token(http: httpx.Client, ollama_model: str) -> None:
-    r = http.post("/api/generate", json={"model": ollama_model, "prompt": "Hello", "stream": False,
-                                         "logprobs": True, "top_logprobs": 3,
-                                         "options": {"temperature": 0, "repeat_penalty": 1.0, "num_predict": 6}})
+    r = http.post(
+        "/api/generate",
+        json={
+            "model": ollama_model,
+            "prompt": "Hello",
+            "stream": False,
+            "logprobs": True,
+            "top_logprobs": 3,
+            "options": {"temperature": 0, "repeat_penalty": 1.0, "num_predict": 6},
+        },
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     scored = body["logprobs"]
@@ -100,9 +131,16 @@ def test_embeddings_are_unit_vectors_that_tell_texts_apart(http: httpx.Client, o
 @pytest.mark.engines
 @pytest.mark.plumbing
 def test_a_forced_tool_call_parses(http: httpx.Client, ollama_model: str) -> None:
-    r = http.post("/api/chat", json={"model": ollama_model, "stream": False, "tools": WEATHER,
-                                     "messages": [{"role": "user", "content": "Weather in Paris?"}],
-                                     "options": {"temperature": 0}})
+    r = http.post(
+        "/api/chat",
+        json={
+            "model": ollama_model,
+            "stream": False,
+            "tools": WEATHER,
+            "messages": [{"role": "user", "content": "Weather in Paris?"}],
+            "options": {"temperature": 0},
+        },
+    )
     assert r.status_code == 200, r.text
     (call,) = r.json()["message"]["tool_calls"]
     assert call["function"]["name"] == "get_weather"
@@ -113,9 +151,17 @@ def test_a_forced_tool_call_parses(http: httpx.Client, ollama_model: str) -> Non
 @pytest.mark.decider
 def test_a_deciding_model_calls_through_its_template_tag(http: httpx.Client, decider_model: str) -> None:
     """qwen2.5-coder's template opens calls with <tool_call>; a required call comes back parsed, on /v1."""
-    r = http.post("/v1/chat/completions", json={
-        "model": decider_model, "temperature": 0, "max_tokens": 64, "tools": WEATHER, "tool_choice": "required",
-        "messages": [{"role": "user", "content": "What is the weather in Oslo?"}]})
+    r = http.post(
+        "/v1/chat/completions",
+        json={
+            "model": decider_model,
+            "temperature": 0,
+            "max_tokens": 64,
+            "tools": WEATHER,
+            "tool_choice": "required",
+            "messages": [{"role": "user", "content": "What is the weather in Oslo?"}],
+        },
+    )
     assert r.status_code == 200, r.text
     choice = r.json()["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
@@ -129,8 +175,10 @@ def _system(name: str) -> str:
 
 
 def _chat(http: httpx.Client, model: str, messages: list[dict[str, str]]) -> dict[str, Any]:
-    r = http.post("/api/chat", json={"model": model, "messages": messages, "stream": False,
-                                     "options": {"num_predict": 3, "temperature": 0}})
+    r = http.post(
+        "/api/chat",
+        json={"model": model, "messages": messages, "stream": False, "options": {"num_predict": 3, "temperature": 0}},
+    )
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -156,8 +204,10 @@ def runner_server(ollama_server: Any, ollama_model: str) -> Iterator[EmbeddedSer
         pytest.skip("runner processes are the embedded server's")
     with EmbeddedServer(models_dir=ollama_server.models_dir, engine="xllamacpp") as server:
         with httpx.Client(base_url=server.url, timeout=120) as http:
-            r = http.post("/api/create", json={"model": "other", "from": ollama_model, "stream": False,
-                                               "parameters": {"num_ctx": 1024}})
+            r = http.post(
+                "/api/create",
+                json={"model": "other", "from": ollama_model, "stream": False, "parameters": {"num_ctx": 1024}},
+            )
             assert r.status_code == 200, r.text
         yield server
         with httpx.Client(base_url=server.url, timeout=120) as http:
@@ -171,11 +221,15 @@ def _runner_pid(server: EmbeddedServer, name: str) -> int:
 
 def test_a_runner_killed_mid_stream_fails_only_its_request(runner_server: EmbeddedServer, ollama_model: str) -> None:
     with httpx.Client(base_url=runner_server.url, timeout=120) as http:
-        warm = http.post("/api/generate", json={"model": "other", "prompt": "Hi", "stream": False,
-                                                "options": {"num_predict": 1}})
+        warm = http.post(
+            "/api/generate", json={"model": "other", "prompt": "Hi", "stream": False, "options": {"num_predict": 1}}
+        )
         assert warm.status_code == 200
-        body = {"model": ollama_model, "prompt": "Write a very long story about a lighthouse.",
-                "options": {"num_predict": 2000}}
+        body = {
+            "model": ollama_model,
+            "prompt": "Write a very long story about a lighthouse.",
+            "options": {"num_predict": 2000},
+        }
         lines: list[dict[str, Any]] = []
         with http.stream("POST", "/api/generate", json=body) as response:
             for raw in response.iter_lines():
@@ -186,15 +240,18 @@ def test_a_runner_killed_mid_stream_fails_only_its_request(runner_server: Embedd
         assert lines[-1] == {"error": "llama runner process has terminated: signal: killed"}, lines[-3:]
 
         started = time.monotonic()
-        other = http.post("/api/generate", json={"model": "other", "prompt": "Hi", "stream": False,
-                                                 "options": {"num_predict": 2}})
+        other = http.post(
+            "/api/generate", json={"model": "other", "prompt": "Hi", "stream": False, "options": {"num_predict": 2}}
+        )
         elapsed = time.monotonic() - started
         assert other.status_code == 200 and other.json()["response"]
         assert "load_duration" not in other.json(), "the other model's runner was untouched"
         print(f"the other model answered {elapsed:.3f} s after the crash")
 
-        again = http.post("/api/generate", json={"model": ollama_model, "prompt": "Hi", "stream": False,
-                                                 "options": {"num_predict": 2}})
+        again = http.post(
+            "/api/generate",
+            json={"model": ollama_model, "prompt": "Hi", "stream": False, "options": {"num_predict": 2}},
+        )
         assert again.status_code == 200 and again.json()["response"]
         assert again.json()["load_duration"] > 0  # loaded again, in a new runner
         assert _runner_pid(runner_server, ollama_model) != victim
@@ -216,8 +273,9 @@ def _model_file(ollama_server: Any, model: str) -> Path:
 
 
 @pytest.mark.parametrize("blocks", [0, 100000])
-def test_a_crafted_block_count_is_refused_at_create(ollama_server: Any, ollama_model: str, tmp_path: Path,
-                                                    blocks: int) -> None:
+def test_a_crafted_block_count_is_refused_at_create(
+    ollama_server: Any, ollama_model: str, tmp_path: Path, blocks: int
+) -> None:
     """The files that abort llama.cpp on their first batch never become models."""
     if not ollama_server.embedded:
         pytest.skip("checks the embedded server's /api/create")
@@ -225,8 +283,10 @@ def test_a_crafted_block_count_is_refused_at_create(ollama_server: Any, ollama_m
     import hashlib
 
     digest = "sha256:" + hashlib.sha256(crafted.read_bytes()).hexdigest()
-    with EmbeddedServer(models_dir=tmp_path / "models") as server, \
-            httpx.Client(base_url=server.url, timeout=120) as http:
+    with (
+        EmbeddedServer(models_dir=tmp_path / "models") as server,
+        httpx.Client(base_url=server.url, timeout=120) as http,
+    ):
         assert http.post(f"/api/blobs/{digest}", content=crafted.read_bytes()).status_code == 201
         r = http.post("/api/create", json={"model": "crafted", "files": {"crafted.gguf": digest}, "stream": False})
         assert r.status_code == 400
@@ -234,8 +294,9 @@ def test_a_crafted_block_count_is_refused_at_create(ollama_server: Any, ollama_m
         assert http.get("/api/tags").json()["models"] == []
 
 
-def test_a_runner_that_dies_loading_marks_the_model_broken(runner_server: EmbeddedServer, ollama_model: str,
-                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_runner_that_dies_loading_marks_the_model_broken(
+    runner_server: EmbeddedServer, ollama_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A model registered before the metadata check (or past it) aborts its runner while loading: it is reported
     with llama.cpp's reason, once, and the server keeps serving the others."""
     from integrations.embedded.store import Store
@@ -259,29 +320,36 @@ def test_a_runner_that_dies_loading_marks_the_model_broken(runner_server: Embedd
         second = http.post("/api/generate", json={"model": "zero", "prompt": "Hi", "stream": False})
         assert second.status_code == 500 and second.json()["error"] == error
         assert time.monotonic() - started < 0.5, "the broken model was loaded again"
-        fine = http.post("/api/generate", json={"model": ollama_model, "prompt": "Hi", "stream": False,
-                                                "options": {"num_predict": 2}})
+        fine = http.post(
+            "/api/generate",
+            json={"model": ollama_model, "prompt": "Hi", "stream": False, "options": {"num_predict": 2}},
+        )
         assert fine.status_code == 200
         http.request("DELETE", "/api/delete", json={"model": "zero"})
 
 
-def test_loaded_models_are_bounded_and_aliases_share_a_runner(ollama_server: Any, ollama_model: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loaded_models_are_bounded_and_aliases_share_a_runner(
+    ollama_server: Any, ollama_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """OLLAMA_MAX_LOADED_MODELS=1: a second model unloads the first (its runner stopped); an alias of the loaded
     file (same context) is served by the same runner."""
     if not ollama_server.embedded:
         pytest.skip("checks the embedded server's runners")
     monkeypatch.setenv("OLLAMA_MAX_LOADED_MODELS", "1")
-    with EmbeddedServer(models_dir=ollama_server.models_dir, engine="xllamacpp") as server, \
-            httpx.Client(base_url=server.url, timeout=120) as http:
+    with (
+        EmbeddedServer(models_dir=ollama_server.models_dir, engine="xllamacpp") as server,
+        httpx.Client(base_url=server.url, timeout=120) as http,
+    ):
         for name, params in (("same", {}), ("small", {"num_ctx": 1024})):
-            made = http.post("/api/create", json={"model": name, "from": ollama_model, "stream": False,
-                                                  "parameters": params})
+            made = http.post(
+                "/api/create", json={"model": name, "from": ollama_model, "stream": False, "parameters": params}
+            )
             assert made.status_code == 200, made.text
 
         def ask(model: str) -> None:
-            r = http.post("/api/generate", json={"model": model, "prompt": "Hi", "stream": False,
-                                                 "options": {"num_predict": 1}})
+            r = http.post(
+                "/api/generate", json={"model": model, "prompt": "Hi", "stream": False, "options": {"num_predict": 1}}
+            )
             assert r.status_code == 200, r.text
 
         ask(ollama_model)

@@ -88,8 +88,9 @@ def test_runner_ends_are_worded_as_ollama_words_them() -> None:
     assert describe_exit(2) == "exit status 2"
 
 
-def _gguf(path: Path, arch: str = "llama", blocks: int | None = 1, tensors: int = 1,
-          array_count: int | None = None) -> Path:
+def _gguf(
+    path: Path, arch: str = "llama", blocks: int | None = 1, tensors: int = 1, array_count: int | None = None
+) -> Path:
     def s(text: str) -> bytes:
         raw = text.encode()
         return struct.pack("<Q", len(raw)) + raw
@@ -123,13 +124,20 @@ def test_arrays_longer_than_the_file_are_refused_without_allocating(tmp_path: Pa
 
 
 def test_schemas_are_closed_as_llama_cpp_closes_them() -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {"type": "string"}}},
-                                               "c": {"const": {"properties": {}}}},
-              "anyOf": [{"properties": {"d": {}}}]}
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "object", "properties": {"b": {"type": "string"}}},
+            "c": {"const": {"properties": {}}},
+        },
+        "anyOf": [{"properties": {"d": {}}}],
+    }
     closed = closed_objects(schema)
     assert closed["additionalProperties"] is False
     assert closed["properties"]["a"]["additionalProperties"] is False
     assert closed["anyOf"][0]["additionalProperties"] is False
     assert closed["properties"]["c"] == {"const": {"properties": {}}}  # values stay values
-    assert closed_objects({"type": "object", "properties": {}, "additionalProperties": True})[
-        "additionalProperties"] is True
+    assert (
+        closed_objects({"type": "object", "properties": {}, "additionalProperties": True})["additionalProperties"]
+        is True
+    )
