@@ -184,6 +184,8 @@ def check_loadable(info: GGUFInfo) -> None:
 
 
 _cache: dict[tuple[str, int, int], GGUFInfo] = {}
+CACHE_ENTRIES = 8
+"""Parsed files kept (a vocabulary parses to tens of MB of Python objects): least recently read out first."""
 _cache_lock = threading.Lock()
 
 
@@ -192,7 +194,9 @@ def read_gguf(path: Path) -> GGUFInfo:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     with _cache_lock:
-        hit = _cache.get(key)
+        hit = _cache.pop(key, None)
+        if hit is not None:
+            _cache[key] = hit  # most recently used last
     if hit is not None:
         return hit
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
@@ -227,6 +231,10 @@ def read_gguf(path: Path) -> GGUFInfo:
     info = GGUFInfo(metadata=metadata, parameter_count=total, tensor_count=n_tensors, tensors=tensors)
     with _cache_lock:
         _cache[key] = info
+        for old in [k for k in _cache if k[0] == key[0] and k != key]:
+            del _cache[old]  # the same path rewritten: the old parse is garbage
+        while len(_cache) > CACHE_ENTRIES:
+            del _cache[next(iter(_cache))]
     return info
 
 

@@ -141,3 +141,17 @@ def test_schemas_are_closed_as_llama_cpp_closes_them() -> None:
         closed_objects({"type": "object", "properties": {}, "additionalProperties": True})["additionalProperties"]
         is True
     )
+
+
+def test_parsed_metadata_does_not_pile_up(tmp_path: Path) -> None:
+    """Uploaded files' parsed metadata (tens of MB for a real vocabulary) stays bounded in memory."""
+    from integrations.embedded import gguf
+
+    for i in range(gguf.CACHE_ENTRIES + 4):
+        read_gguf(_gguf(tmp_path / f"m{i}.gguf", tensors=1 + i))
+    assert len(gguf._cache) <= gguf.CACHE_ENTRIES
+    path = _gguf(tmp_path / "rewritten.gguf")
+    read_gguf(path)
+    _gguf(path, tensors=3)  # the same path, new content
+    assert read_gguf(path).tensor_count == 3
+    assert sum(k[0] == str(path) for k in gguf._cache) == 1
