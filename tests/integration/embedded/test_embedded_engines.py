@@ -373,3 +373,40 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0
+
+
+def test_parallel_requests_generate_at_once(ollama_server: Any, ollama_model: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """OLLAMA_NUM_PARALLEL=2: two streams of one model are both mid-generation at the same moment (one batch)
+    instead of taking turns, and each gets its own complete answer."""
+    if not ollama_server.embedded:
+        pytest.skip("checks the embedded server's slots")
+    import threading
+
+    monkeypatch.setenv("OLLAMA_NUM_PARALLEL", "2")
+    with EmbeddedServer(models_dir=ollama_server.models_dir, engine="xllamacpp") as server:
+        started = threading.Barrier(3, timeout=120)
+        counts: list[int] = []
+
+        def stream(topic: str) -> None:
+            body = {"model": ollama_model, "prompt": f"Write a long story about {topic}.",
+                    "options": {"num_predict": 48, "temperature": 0}}
+            with httpx.Client(base_url=server.url, timeout=120) as http, \
+                    http.stream("POST", "/api/generate", json=body) as response:
+                lines = response.iter_lines()
+                next(lines)
+                started.wait()  # both have a first token
+                started.wait()  # the main thread has looked
+                counts.append(json.loads(list(lines)[-1])["eval_count"])
+
+        threads = [threading.Thread(target=stream, args=(t,)) for t in ("the sea", "a forest")]
+        for t in threads:
+            t.start()
+        started.wait()
+        (lm,) = server.runtime.loaded()
+        busy = lm.model.slots.busy()  # type: ignore[attr-defined]
+        started.wait()
+        for t in threads:
+            t.join(timeout=120)
+        assert busy == 2, "the second request waited for the first"
+        assert counts == [48, 48]
