@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import sys
 from typing import Any
 
@@ -59,6 +60,8 @@ def main() -> None:
     handshake.write(json.dumps({"address": server.listening_address, "pid": os.getpid()}) + "\n")
     handshake.flush()
     sys.stdin.read()  # until the server closes our stdin (or its process ends)
+    if config.get("slot_save_path"):  # saved conversations go with the model, even when the server was killed
+        shutil.rmtree(config["slot_save_path"], ignore_errors=True)
     os._exit(0)  # the model's memory goes with the process; skip llama.cpp's teardown
 
 
