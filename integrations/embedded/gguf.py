@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FILE_TYPES", "GGUFError", "GGUFInfo", "human_number", "read_gguf"]
+__all__ = ["ARCHITECTURES", "FILE_TYPES", "GGUFError", "GGUFInfo", "check_loadable", "human_number", "read_gguf"]
 
 
 class GGUFError(ValueError):
@@ -125,18 +125,76 @@ class _Reader:
                 raise GGUFError(f"arrays nested more than 8 deep at offset {self.pos}: corrupt file")
             item_kind = self.u32()
             count = self.count("an array", _SCALARS[item_kind][1] if item_kind in _SCALARS else 8)
+            left = len(self.buf) - self.pos
             if item_kind in _SCALARS:
                 fmt, size = _SCALARS[item_kind]
+                if count * size > left:
+                    raise GGUFError(f"an array of {count} values at offset {self.pos} runs past the end of the file")
                 values = list(struct.unpack_from(f"<{count}{fmt[1]}", self.buf, self.pos))
                 self.pos += size * count
                 return values
+            if (item_kind == _STRING and count * 8 > left) or count > MAX_ARRAY:
+                raise GGUFError(f"an array of {count} values at offset {self.pos} is larger than the file allows")
             return [self.value(item_kind, depth + 1) for _ in range(count)]
         if kind in _SCALARS:
             return self.scalar(kind)
         raise GGUFError(f"unknown GGUF value type {kind} at offset {self.pos}")
 
 
+MAX_ARRAY = 1 << 24
+"""Entries in one metadata array (vocabularies have a few hundred thousand)."""
+
+MAX_BLOCKS = 1024
+"""Transformer blocks a model may declare (the largest open models have under 200)."""
+
+MAX_TENSORS = 1 << 20
+"""Tensors a model may declare."""
+
+ARCHITECTURES = frozenset(
+    """
+    afmoe apertus arcee arctic arwkv7 baichuan bailingmoe bailingmoe2 bailingmoe3 bert bitnet bloom chameleon
+    chatglm codeshell cogvlm cohere2 cohere2moe command-r dbrx deci deepseek deepseek2 deepseek2-ocr deepseek32
+    deepseek4 dots1 dots3note dream ernie4_5 ernie4_5-moe eurobert exaone exaone-moe exaone4 falcon falcon-h1
+    gemma gemma-embedding gemma-embedding2 gemma2 gemma3 gemma3n gemma4-assistant glm-dsa glm4 glm4moe glm5-next
+    gpt-oss gpt2 gptj gptneox granite granite_swa granitehybrid granitemoe graniteswitch grok grovemoe hrm_text
+    hunyuan-dense hunyuan-moe hunyuan_vl hy_v3 hy_v4 internlm2 jais jais2 jamba jina-bert-v2 jina-bert-v3
+    k2-horizon kimi-k3 kimi-linear laguna lfm2 lfm2moe llada llada-moe llama llama-embed llama4 maincoder mamba
+    mamba2 maple mellum mimo2 minicpm minicpm3 minimax-01 minimax-m2 mistral3 mistral4 modern-bert mpt nanbeige
+    nemotron nemotron_h nemotron_h_moe neo-bert nomic-bert nomic-bert-moe olmo olmo2 olmoe openelm orion pangu-
+    embedded phi2 phi3 phimoe plamo plamo2 plamo3 plm pockettts qwen qwen2 qwen2moe qwen2vl qwen3 qwen35
+    qwen35moe qwen3moe qwen3next qwen3tts qwen3vl qwen3vlmoe qwen4exp refact rnd1 rwkv6 rwkv6qwen2 rwkv7
+    seed_oss smallthinker smollm3 spark2_5 stablelm starcoder starcoder2 step35 t5 t5encoder talkie
+    wavtokenizer-dec xverse
+    """.split()  # noqa: SIM905 - a word list reads better than 150 quoted names
+)
+"""Model architectures llama.cpp's loader knows (``general.architecture``)."""
+
+_NO_BLOCKS = frozenset({"wavtokenizer-dec"})
+
+
+def check_loadable(info: GGUFInfo) -> None:
+    """Refuse metadata llama.cpp would abort on instead of reporting: an unknown architecture, an absurd
+    block count, no tensors or too many. Raises `GGUFError` naming the key and the value."""
+    arch = info.metadata.get("general.architecture")
+    if not isinstance(arch, str) or not arch:
+        raise GGUFError("general.architecture is missing: this is not a model file llama.cpp can load")
+    if arch not in ARCHITECTURES:
+        raise GGUFError(f"general.architecture {arch!r} is not an architecture llama.cpp knows")
+    blocks = info.metadata.get(f"{arch}.block_count")
+    if arch not in _NO_BLOCKS:
+        if isinstance(blocks, bool) or not isinstance(blocks, int):
+            raise GGUFError(f"{arch}.block_count is {blocks!r}: a model needs a whole number of blocks")
+        if not 1 <= blocks <= MAX_BLOCKS:
+            raise GGUFError(f"{arch}.block_count is {blocks}: it must be between 1 and {MAX_BLOCKS}")
+        if info.tensor_count < blocks:
+            raise GGUFError(f"{arch}.block_count is {blocks} but the file holds only {info.tensor_count} tensors")
+    if not 1 <= info.tensor_count <= MAX_TENSORS:
+        raise GGUFError(f"the file declares {info.tensor_count} tensors: it must hold between 1 and {MAX_TENSORS}")
+
+
 _cache: dict[tuple[str, int, int], GGUFInfo] = {}
+CACHE_ENTRIES = 8
+"""Parsed files kept (a vocabulary parses to tens of MB of Python objects): least recently read out first."""
 _cache_lock = threading.Lock()
 
 
@@ -145,7 +203,9 @@ def read_gguf(path: Path) -> GGUFInfo:
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     with _cache_lock:
-        hit = _cache.get(key)
+        hit = _cache.pop(key, None)
+        if hit is not None:
+            _cache[key] = hit  # most recently used last
     if hit is not None:
         return hit
     try:
@@ -154,6 +214,10 @@ def read_gguf(path: Path) -> GGUFInfo:
         raise GGUFError(f"{path}: truncated or corrupt GGUF file ({exc})") from None
     with _cache_lock:
         _cache[key] = info
+        for old in [k for k in _cache if k[0] == key[0] and k != key]:
+            del _cache[old]  # the same path rewritten: the old parse is garbage
+        while len(_cache) > CACHE_ENTRIES:
+            del _cache[next(iter(_cache))]
     return info
 
 
@@ -168,6 +232,8 @@ def _parse(path: Path) -> GGUFInfo:
             raise GGUFError(f"{path}: GGUF version 1 is not supported")
         n_tensors = r.count("the tensor table", 24)  # name length, dimension count, type, offset
         n_kv = r.count("the metadata", 12)  # key length and value type
+        if n_tensors > MAX_TENSORS or n_kv > MAX_ARRAY:
+            raise GGUFError(f"{path} declares {n_tensors} tensors and {n_kv} metadata keys: corrupt or crafted")
         metadata: dict[str, Any] = {}
         for _ in range(n_kv):
             k = r.string()

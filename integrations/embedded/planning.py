@@ -35,7 +35,6 @@ from integrations.embedded.prompting import (
 )
 from integrations.embedded.protocol import ApiError
 from integrations.embedded.runtime import LoadedModel
-from integrations.embedded.schemas import schema_to_gbnf
 
 __all__ = ["chat_plan", "format_schema", "prompt_plan"]
 
@@ -59,12 +58,12 @@ def format_schema(fmt: Any, where: str = "format") -> tuple[bool, dict[str, Any]
     raise ApiError(400, "invalid format: use \"json\" or a JSON schema object")
 
 
-def _format_grammar(wanted: tuple[bool, dict[str, Any] | None]) -> tuple[str | None, bool]:
+def _format_grammar(lm: LoadedModel, wanted: tuple[bool, dict[str, Any] | None]) -> tuple[str | None, bool]:
     """The grammar of a `format_schema` result, and whether it constrains to a schema."""
     wants_json, schema = wanted
     if not wants_json:
         return None, False
-    return schema_to_gbnf(schema), schema is not None
+    return lm.grammar(schema), schema is not None
 
 
 def chat_plan(
@@ -82,9 +81,9 @@ def chat_plan(
         if decides and tools and tool_choice != "none":
             prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))
             if tool_choice in (None, "auto"):
-                grammar, constrained = _format_grammar(wanted)
+                grammar, constrained = _format_grammar(lm, wanted)
                 return Plan(lm.tokenize(prompt), grammar, tools, tool_tag=lm.tool_tag, constrained=constrained)
-            return Plan(lm.tokenize(prompt), schema_to_gbnf(tool_call_schema(allowed)), allowed,
+            return Plan(lm.tokenize(prompt), lm.grammar(tool_call_schema(allowed)), allowed,
                         forced=True, constrained=True)
         if decides:
             turns: list[dict[str, Any]] = structured_turns(messages, lm.record.system)
@@ -94,8 +93,8 @@ def chat_plan(
                                              default_system=lm.record.system))
         tokens = lm.tokenize(lm.render_chat(turns))
         if mode == "call" and not decides:
-            return Plan(tokens, schema_to_gbnf(tool_call_schema(allowed)), allowed, forced=True, constrained=True)
-        grammar, constrained = _format_grammar(wanted)
+            return Plan(tokens, lm.grammar(tool_call_schema(allowed)), allowed, forced=True, constrained=True)
+        grammar, constrained = _format_grammar(lm, wanted)
         return Plan(tokens, grammar, constrained=constrained)
 
     return plan
@@ -119,12 +118,12 @@ def prompt_plan(
             text = lm.render_chat(turns)
         tokens = lm.tokenize(text)
         if context:
-            vocab = lm.llm.n_vocab()
+            vocab = lm.n_vocab
             if max(context) >= vocab:
                 raise ApiError(400, f"context holds token id {max(context)}, which is not in this model's "
                                     f"vocabulary (ids 0 to {vocab - 1}); send the context this model returned")
             tokens = list(context) + tokens
-        grammar, constrained = _format_grammar(wanted)
+        grammar, constrained = _format_grammar(lm, wanted)
         return Plan(tokens, grammar, constrained=constrained)
 
     return plan

@@ -1,32 +1,34 @@
-"""Loaded models: llama.cpp instances, their locks, keep-alive and token generation.
+"""Loaded models: engine models, their leases, keep-alive and the limits on what stays loaded.
 
-llama.cpp contexts are not thread-safe, so each loaded model has one lock held
-for a whole generation or embedding call; requests for different models run in
-parallel. Generation runs in worker threads; the HTTP layer receives text
-pieces through a callback. ``llama_cpp`` is imported on the first load only.
+A `LoadedModel` is the runtime's handle on one model an engine loaded (see
+`integrations.embedded.engines`): the record it serves, how many requests use it,
+when it expires. Generation, tokenizing and embedding go to its `EngineModel`.
+Nothing here imports llama.cpp.
 """
 
 from __future__ import annotations
 
-import codecs
 import logging
-import math
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from integrations._deps import require
+from integrations.embedded.engines import (
+    Emit,
+    Engine,
+    EngineModel,
+    GenerationResult,
+    LoadSpec,
+    select_engine,
+)
+from integrations.embedded.engines.llamacpp import import_llama_cpp
 from integrations.embedded.protocol import FOREVER, ApiError, Options
 from integrations.embedded.schemas import schema_to_gbnf
 from integrations.embedded.settings import embedded_settings
-from integrations.embedded.slots import PromptCache
 from integrations.embedded.store import ModelRecord
 from integrations.embedded.toolcalls import template_tool_tag
-
-if TYPE_CHECKING:  # pragma: no cover
-    from llama_cpp import Llama
 
 __all__ = [
     "DEFAULT_NUM_CTX",
@@ -44,25 +46,6 @@ DEFAULT_NUM_CTX = 4096
 """Ollama's default context on machines with < 24 GiB of VRAM (v0.15.5+); capped at the trained context."""
 
 
-def import_llama_cpp() -> Any:
-    """Import llama_cpp or raise `MissingDependency` naming the extra."""
-    return require("llama_cpp", "embedded")
-
-
-@dataclass
-class GenerationResult:
-    text: str = ""
-    done_reason: str = "stop"
-    prompt_eval_count: int = 0
-    eval_count: int = 0
-    prompt_eval_duration: int = 0
-    eval_duration: int = 0
-    tokens: list[int] = field(default_factory=list)
-    logprobs: list[dict[str, Any]] = field(default_factory=list)
-    prompt_cached: int = 0
-    """Prompt tokens whose evaluation was reused from the prompt cache (not evaluated again)."""
-
-
 def default_threads() -> int:
     """The configured threads per model, else half the CPUs (see `EmbeddedSettings.thread_count`)."""
     return embedded_settings().thread_count()
@@ -78,285 +61,125 @@ def default_cache_slots() -> int:
     return DEFAULT_CACHE_SLOTS if slots is None else slots
 
 
-class LoadedModel:
-    """One model in memory: the chat llama, an optional embedding llama, one lock."""
+def kv_cache_bytes(record: ModelRecord, n_ctx: int) -> int:
+    """The f16 KV cache of ``n_ctx`` tokens, from the model's metadata."""
+    info = record.info
+    kv = info.metadata
+    arch = info.architecture
+    layers = int(kv.get(f"{arch}.block_count", 0) or 0)
+    heads = int(kv.get(f"{arch}.attention.head_count", 1) or 1)
+    kv_heads = int(kv.get(f"{arch}.attention.head_count_kv", heads) or heads)
+    embd = int(kv.get(f"{arch}.embedding_length", 0) or 0)
+    return 2 * layers * n_ctx * (embd // max(heads, 1)) * kv_heads * 2
 
-    def __init__(self, record: ModelRecord, llm: Llama, n_ctx: int, n_threads: int, load_seconds: float,
-                 cache_slots: int = DEFAULT_CACHE_SLOTS) -> None:
+
+class LoadedModel:
+    """One model in memory: the engine's model, the record it serves, its lease count and expiry."""
+
+    def __init__(self, record: ModelRecord, model: EngineModel, engine: Engine, n_ctx: int, n_threads: int,
+                 load_seconds: float, n_parallel: int = 1) -> None:
         self.record = record
-        self.llm = llm
+        self.model = model
+        self.engine = engine
         self.n_ctx = n_ctx
         self.n_threads = n_threads
-        self.lock = threading.Lock()
         self.active = 0
         self.expires_at = time.time() + 300
+        self.used = time.monotonic()
+        self.n_parallel = n_parallel
         self.load_seconds = load_seconds
-        self.embedder: Llama | None = None
-        info = record.info
-        self.bos_text = self._token_text(llm.token_bos())
-        self.eos_text = self._token_text(llm.token_eos())
-        self.template = info.chat_template
-        self._formatter: Any = None
+        self.template = record.info.chat_template
         self.template_knows_tools = bool(self.template and "tool" in self.template)
         self.tool_tag = template_tool_tag(self.template)
         """The tag this model's template opens tool calls with; None: the model cannot decide on calls."""
-        kv = info.metadata
-        arch = info.architecture
-        layers = int(kv.get(f"{arch}.block_count", 0) or 0)
-        heads = int(kv.get(f"{arch}.attention.head_count", 1) or 1)
-        kv_heads = int(kv.get(f"{arch}.attention.head_count_kv", heads) or heads)
-        embd = int(kv.get(f"{arch}.embedding_length", 0) or 0)
-        kv_bytes = 2 * layers * n_ctx * (embd // max(heads, 1)) * kv_heads * 2
-        self.size = record.model_path.stat().st_size + kv_bytes
-        self.kv_bytes = kv_bytes
-        self.cache = PromptCache(cache_slots * kv_bytes)
+        self.kv_bytes = kv_cache_bytes(record, n_ctx) * n_parallel
+        self.size = record.model_path.stat().st_size + self.kv_bytes
 
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        try:
-            return self.llm._model.token_get_text(token)
-        except Exception:  # pragma: no cover - defensive: older bindings
-            return ""
+    @property
+    def lock(self) -> threading.Lock:
+        return self.model.lock
 
-    # -- prompts -------------------------------------------------------------
+    @property
+    def cache(self) -> Any:
+        """The prompt cache's figures: ``len()``, ``size`` and ``budget`` in bytes."""
+        return self.model.cache
+
+    @property
+    def llm(self) -> Any:
+        """llama-cpp-python's ``Llama`` (the ``llama-cpp`` engine only)."""
+        return getattr(self.model, "llm", None)
+
+    @property
+    def n_vocab(self) -> int:
+        return self.model.n_vocab
 
     def render_chat(self, turns: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
         """The model's own chat template (GGUF ``tokenizer.chat_template``) applied to ``turns``."""
-        if not self.template:
-            parts = [f"{t['role']}: {t['content']}" for t in turns]
-            return "\n".join(parts) + "\nassistant: "
-        if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            self._formatter = Jinja2ChatFormatter(
-                template=self.template, eos_token=self.eos_text, bos_token=self.bos_text,
-                add_generation_prompt=True,
-            )
-        try:
-            rendered = self._formatter(messages=turns, tools=tools or None)
-        except Exception as exc:  # jinja raises on conversations a template rejects
-            raise ApiError(400, f"the model's chat template rejected the messages: {exc}") from None
-        return str(rendered.prompt)
+        return self.model.render(self.template, turns, tools)
 
     def tokenize(self, text: str) -> list[int]:
-        add_bos = not (self.bos_text and text.startswith(self.bos_text))
-        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+        return self.model.tokenize(text)
 
-    # -- generation ----------------------------------------------------------
+    def grammar(self, schema: dict[str, Any] | None) -> str:
+        """The grammar of a bounded JSON schema in this model's engine's dialect."""
+        return schema_to_gbnf(schema, self.engine)
 
-    def generate(
-        self,
-        prompt_tokens: list[int],
-        opts: Options,
-        grammar: str | None,
-        emit: Callable[[str, list[dict[str, Any]]], None] | None,
-        cancel: threading.Event | None = None,
-        logprobs: int | None = None,
-    ) -> GenerationResult:
-        """Sample until EOG, a stop string, the token budget or ``cancel``; call ``emit`` per text piece.
-
-        With ``logprobs`` (the number of alternatives per token, 0 for none), each piece
-        comes with the log-probabilities of the tokens that produced it.
-        """
-        import_llama_cpp()
-        import llama_cpp
-        from llama_cpp.llama_grammar import LlamaGrammar
-
-        llm = self.llm
-        result = GenerationResult()
-        n_ctx = self.n_ctx
-        if len(prompt_tokens) >= n_ctx - 1:
-            keep = max(1, n_ctx // 2)
-            prompt_tokens = prompt_tokens[-keep:]
-        room = n_ctx - len(prompt_tokens)
-        budget = room if opts.num_predict < 0 else min(opts.num_predict, room)
-        result.prompt_eval_count = len(prompt_tokens)
-        result.tokens = list(prompt_tokens)
-        if budget <= 0:
-            result.done_reason = "length"
-            return result
-        stops = [s for s in opts.stop if s]
-        longest_stop = max((len(s) for s in stops), default=0)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pieces: list[str] = []
-        pending = ""
-        scored: list[dict[str, Any]] = []
-        vocab = llm._model.vocab
-        seed = opts.seed if opts.seed is not None and opts.seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED
-        start = time.perf_counter_ns()
-        first_at = start
-        with self.lock:
-            result.prompt_cached = min(self.cache.prepare(llm, prompt_tokens), max(len(prompt_tokens) - 1, 0))
-            if not self._read_prompt(prompt_tokens, result.prompt_cached, cancel):
-                result.done_reason = "stop"  # the client went away while the prompt was read
-                result.prompt_eval_duration = max(time.perf_counter_ns() - start, 1)
-                return result
-            llm.set_seed(seed)
-            compiled = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
-            temp = opts.temperature
-            gen = llm.generate(
-                prompt_tokens,
-                top_k=opts.top_k if opts.top_k > 0 else llm.n_vocab(),
-                top_p=opts.top_p,
-                min_p=opts.min_p,
-                typical_p=opts.typical_p,
-                temp=temp,
-                repeat_penalty=opts.repeat_penalty,
-                frequency_penalty=opts.frequency_penalty,
-                presence_penalty=opts.presence_penalty,
-                grammar=compiled,
-            )
-            try:
-                for token in gen:
-                    if result.eval_count == 0:
-                        first_at = time.perf_counter_ns()
-                    if llama_cpp.llama_vocab_is_eog(vocab, token):
-                        result.done_reason = "stop"
-                        break
-                    result.eval_count += 1
-                    result.tokens.append(token)
-                    if logprobs is not None:
-                        scored.append(self._logprob(token, logprobs))
-                    text = decoder.decode(llm.detokenize([token]))
-                    if text:
-                        pending += text
-                        if stops:
-                            cut = min((i for i in (pending.find(s) for s in stops) if i >= 0), default=-1)
-                            if cut >= 0:
-                                pending = pending[:cut]
-                                result.done_reason = "stop"
-                                break
-                            hold = 0
-                            for k in range(min(longest_stop - 1, len(pending)), 0, -1):
-                                tail = pending[-k:]
-                                if any(s.startswith(tail) for s in stops):
-                                    hold = k
-                                    break
-                            ready, pending = (pending[:-hold], pending[-hold:]) if hold else (pending, "")
-                        else:
-                            ready, pending = pending, ""
-                        if ready:
-                            pieces.append(ready)
-                            result.logprobs += scored
-                            if emit is not None:
-                                emit(ready, scored)
-                            scored = []
-                    if result.eval_count >= budget:
-                        result.done_reason = "length"
-                        break
-                    if cancel is not None and cancel.is_set():
-                        result.done_reason = "stop"
-                        break
-                else:
-                    result.done_reason = "stop"
-            finally:
-                gen.close()
-        tail = pending + decoder.decode(b"", final=True)
-        if tail:
-            pieces.append(tail)
-            result.logprobs += scored
-            if emit is not None:
-                emit(tail, scored)
-        end = time.perf_counter_ns()
-        result.text = "".join(pieces)
-        result.prompt_eval_duration = max(first_at - start, 1)
-        result.eval_duration = max(end - first_at, 1)
-        return result
-
-    def _read_prompt(self, tokens: list[int], cached: int, cancel: threading.Event | None) -> bool:
-        """Evaluate all but the last prompt token batch by batch, stopping early when ``cancel`` is set.
-
-        llama.cpp reads a prompt in one uninterruptible call; read here in batches, a
-        long prompt whose client left frees the model within one batch. Generation then
-        finds this prefix evaluated and reads only the last token. False: cancelled.
-        """
-        llm = self.llm
-        if cancel is None:
-            return True
-        llm.n_tokens = min(int(llm.n_tokens), cached)
-        end = len(tokens) - 1
-        step = max(1, int(llm.n_batch))
-        for at in range(cached, end, step):
-            if cancel.is_set():
-                return False
-            llm.eval(tokens[at:min(end, at + step)])
-        return not cancel.is_set()
-
-    def _logprob(self, token: int, top: int) -> dict[str, Any]:
-        """The sampled token's log-probability under the model's logits, with the ``top`` likeliest."""
-        import llama_cpp
-        import numpy as np
-
-        n_vocab = self.llm.n_vocab()
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(n_vocab,))
-        peak = float(logits.max())
-        log_z = peak + float(np.log(np.exp(logits - peak).sum()))
-
-        def entry(tok: int) -> dict[str, Any]:
-            raw = self.llm.detokenize([tok])
-            return {"token": raw.decode("utf-8", errors="replace"), "logprob": float(logits[tok]) - log_z,
-                    "bytes": list(raw)}
-
-        out = entry(token)
-        if top > 0:
-            best = np.argpartition(-logits, top)[:top]
-            out["top_logprobs"] = [entry(int(t)) for t in sorted(best, key=lambda t: -logits[t])]
-        else:
-            out["top_logprobs"] = []
-        return out
-
-    # -- embeddings ----------------------------------------------------------
+    def generate(self, prompt_tokens: list[int], opts: Options, grammar: str | None, emit: Emit | None,
+                 cancel: threading.Event | None = None, logprobs: int | None = None) -> GenerationResult:
+        return self.model.generate(prompt_tokens, opts, grammar, emit, cancel, logprobs)
 
     def embed(self, texts: Sequence[str], truncate: bool) -> tuple[list[list[float]], int]:
-        """Mean-pooled, L2-normalised embeddings from a second llama instance in embedding mode."""
-        llama_cpp = import_llama_cpp()
-        with self.lock:
-            if self.embedder is None:
-                self.embedder = llama_cpp.Llama(
-                    model_path=str(self.record.model_path), embedding=True, n_ctx=self.n_ctx,
-                    n_batch=self.n_ctx, n_ubatch=self.n_ctx, n_threads=self.n_threads,
-                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN, verbose=False,
-                )
-            emb = self.embedder
-            limit = self.n_ctx
-            vectors: list[list[float]] = []
-            count = 0
-            for text in texts:
-                tokens = emb.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-                if len(tokens) > limit and not truncate:
-                    raise ApiError(400, "the input length exceeds the context length")
-                count += min(len(tokens), limit)
-                raw = emb.embed(text, normalize=False, truncate=True)
-                vec = [float(x) for x in raw]
-                norm = math.sqrt(sum(x * x for x in vec)) or 1.0
-                vectors.append([x / norm for x in vec])
-            return vectors, count
+        return self.model.embed(texts, truncate)
 
-    def close(self) -> None:
-        for obj in (self.llm, self.embedder):
-            if obj is not None:
-                try:
-                    obj.close()
-                except Exception:  # pragma: no cover - closing is best effort
-                    log.debug("closing a llama instance failed", exc_info=True)
-        self.embedder = None
+
+
+@dataclass
+class _Shared:
+    """One engine model and the loaded names (aliases of one file) that use it."""
+
+    model: EngineModel
+    users: int = 0
+
+
+SharedKey = tuple[str, str, int, int, int]
 
 
 class Runtime:
-    """The set of loaded models, keyed by model name, with keep-alive expiry."""
+    """The set of loaded models, keyed by model name, with keep-alive expiry and a bound on how many stay loaded.
 
-    def __init__(self, prompt_cache_slots: int | None = None) -> None:
+    Names whose files are the same blob (aliases made with ``/api/create``) share one
+    engine model, so one runner and one copy of the weights. At most
+    ``max_loaded`` engine models stay loaded; loading one more unloads the least
+    recently used idle one first (``OLLAMA_MAX_LOADED_MODELS``). A model whose runner
+    died is dropped and loaded again by the next request; one whose runner died
+    while loading is reported broken (with the cause) until its file changes.
+    """
+
+    def __init__(self, prompt_cache_slots: int | None = None, engine: Engine | None = None, *,
+                 num_parallel: int | None = None, max_loaded: int | None = None) -> None:
         """``prompt_cache_slots``: conversations kept evaluated per model (0: only the live one)."""
+        settings = embedded_settings()
+        self._engine = engine
         self.cache_slots = default_cache_slots() if prompt_cache_slots is None else max(0, prompt_cache_slots)
+        self.num_parallel = max(1, num_parallel if num_parallel is not None else settings.num_parallel)
+        self.max_loaded = max(1, max_loaded if max_loaded is not None else settings.loaded_models_limit())
         self._models: dict[tuple[str, str, str, str], LoadedModel] = {}
+        self._shared: dict[SharedKey, _Shared] = {}
+        self._broken: dict[tuple[str, str], str] = {}
         self._guard = threading.Lock()
         self._idle = threading.Condition(self._guard)  # notified when a model's active count drops
-        self._load_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+        self._load_locks: dict[Any, threading.Lock] = {}
         self._stop = threading.Event()
         self._reaper: threading.Thread | None = None
 
-    def _load_lock(self, key: tuple[str, str, str, str]) -> threading.Lock:
+    @property
+    def engine(self) -> Engine:
+        """The engine models load on (chosen by the ``engine`` setting on first use)."""
+        if self._engine is None:
+            self._engine = select_engine()
+        return self._engine
+
+    def _load_lock(self, key: Any) -> threading.Lock:
         with self._guard:
             return self._load_locks.setdefault(key, threading.Lock())
 
@@ -378,13 +201,19 @@ class Runtime:
         trained = record.info.context_length
         return max(1, min(requested or DEFAULT_NUM_CTX, trained))
 
+    def _usable(self, lm: LoadedModel | None, record: ModelRecord, n_ctx: int) -> bool:
+        return lm is not None and lm.record.digest == record.digest and lm.n_ctx == n_ctx and lm.model.alive()
+
     def acquire(self, record: ModelRecord, opts: Options) -> tuple[LoadedModel, float]:
         """The loaded model for ``record`` (loading or reloading it), marked active; and the load seconds."""
         key = record.name.key
         n_ctx = self.want_ctx(record, opts.num_ctx)
         with self._load_lock(key):
             lm = self._models.get(key)
-            if lm is not None and (lm.record.digest != record.digest or lm.n_ctx != n_ctx):
+            if lm is not None and not lm.model.alive():
+                self._discard(key, lm)
+                lm = None
+            if lm is not None and not self._usable(lm, record, n_ctx):
                 self._unload_key(key)
                 lm = None
             load_seconds = 0.0
@@ -396,6 +225,7 @@ class Runtime:
             with self._guard:
                 lm.active += 1
                 lm.expires_at = FOREVER
+                lm.used = time.monotonic()
         return lm, load_seconds
 
     def try_acquire(self, record: ModelRecord, opts: Options) -> LoadedModel | None:
@@ -410,11 +240,12 @@ class Runtime:
             return None
         try:
             lm = self._models.get(key)
-            if lm is None or lm.record.digest != record.digest or lm.n_ctx != self.want_ctx(record, opts.num_ctx):
+            if lm is None or not self._usable(lm, record, self.want_ctx(record, opts.num_ctx)):
                 return None
             with self._guard:
                 lm.active += 1
                 lm.expires_at = FOREVER
+                lm.used = time.monotonic()
             return lm
         finally:
             lock.release()
@@ -425,6 +256,7 @@ class Runtime:
         with self._guard:
             lm.active -= 1
             lm.expires_at = FOREVER if keep_alive == FOREVER else time.time() + keep_alive
+            lm.used = time.monotonic()
             idle = lm.active == 0
             self._idle.notify_all()
         if keep_alive <= 0 and idle:
@@ -437,20 +269,93 @@ class Runtime:
         with self._load_lock(key):
             self._unload_key(key)
 
+    def broken(self, record: ModelRecord) -> str | None:
+        """Why ``record``'s file cannot be loaded (its runner died loading it), or None."""
+        with self._guard:
+            return self._broken.get((str(record.model_path), record.digest))
+
     def _load(self, record: ModelRecord, n_ctx: int, threads: int | None) -> LoadedModel:
-        llama_cpp = import_llama_cpp()
+        engine = self.engine
         n_threads = threads if threads and threads > 0 else default_threads()
-        started = time.perf_counter()
-        try:
-            llm = llama_cpp.Llama(
-                model_path=str(record.model_path), n_ctx=n_ctx, n_threads=n_threads,
-                n_threads_batch=n_threads, n_batch=512, verbose=False,
-            )
-        except Exception as exc:
-            raise ApiError(500, f"llama runner process has terminated: failed to load {record.short}: {exc}") from None
-        seconds = time.perf_counter() - started
-        log.info("loaded %s (n_ctx=%d, threads=%d) in %.2fs", record.short, n_ctx, n_threads, seconds)
-        return LoadedModel(record, llm, n_ctx, n_threads, seconds, self.cache_slots)
+        why = self.broken(record)
+        if why is not None:
+            raise ApiError(500, why)
+        shared_key: SharedKey = (engine.name, str(record.model_path), n_ctx, n_threads, self.num_parallel)
+        with self._load_lock(shared_key):
+            with self._guard:
+                shared = self._shared.get(shared_key)
+            if shared is not None and shared.model.alive():
+                with self._guard:
+                    shared.users += 1
+                return LoadedModel(record, shared.model, engine, n_ctx, n_threads, 0.0, self.num_parallel)
+            self._make_room()
+            kv_bytes = kv_cache_bytes(record, n_ctx)
+            spec = LoadSpec(record.model_path, n_ctx, n_threads, n_parallel=self.num_parallel,
+                            cache_budget=self.cache_slots * kv_bytes, kv_bytes=kv_bytes)
+            started = time.perf_counter()
+            try:
+                model = engine.load(spec)
+            except ApiError as exc:
+                if exc.message.startswith("llama runner process has terminated"):
+                    with self._guard:
+                        self._broken[(str(record.model_path), record.digest)] = exc.message
+                raise
+            except Exception as exc:
+                raise ApiError(500, f"llama runner process has terminated: failed to load {record.short}: {exc}") \
+                    from None
+            seconds = time.perf_counter() - started
+            with self._guard:
+                self._shared[shared_key] = _Shared(model, 1)
+        log.info("loaded %s on %s (n_ctx=%d, threads=%d, parallel=%d) in %.2fs", record.short, engine.name, n_ctx,
+                 n_threads, self.num_parallel, seconds)
+        return LoadedModel(record, model, engine, n_ctx, n_threads, seconds, self.num_parallel)
+
+    def _make_room(self) -> None:
+        """Unload the least recently used idle models until one more engine model fits the bound."""
+        while True:
+            with self._guard:
+                if len(self._shared) < self.max_loaded:
+                    return
+                idle = sorted((m for m in self._models.values() if m.active == 0), key=lambda m: m.used)
+            if not idle:
+                log.warning("%d models are loaded and busy; loading one more (OLLAMA_MAX_LOADED_MODELS=%d)",
+                            len(self._shared), self.max_loaded)
+                return
+            victim = idle[0]
+            key = victim.record.name.key
+            lock = self._load_lock(key)
+            if not lock.acquire(timeout=5):
+                return
+            try:
+                if self._models.get(key) is victim and victim.active == 0:
+                    log.info("unloading %s to stay within %d loaded models", victim.record.short, self.max_loaded)
+                    self._unload_key(key)
+                else:
+                    continue
+            finally:
+                lock.release()
+
+    def _release_shared(self, model: EngineModel) -> None:
+        """One user fewer of ``model``; the last one unloads it (its runner stopped, its memory returned)."""
+        with self._guard:
+            found = next(((k, s) for k, s in self._shared.items() if s.model is model), None)
+            if found is None:
+                last = True
+            else:
+                found[1].users -= 1
+                last = found[1].users <= 0
+                if last:
+                    self._shared.pop(found[0], None)
+        if last:
+            model.close()  # waits for an in-flight generation
+
+    def _discard(self, key: tuple[str, str, str, str], lm: LoadedModel) -> None:
+        """Drop a model whose runner died (its requests have failed already); the next request loads it again."""
+        with self._guard:
+            if self._models.get(key) is lm:
+                self._models.pop(key, None)
+        log.warning("the runner of %s died; it loads again on the next request", lm.record.short)
+        self._release_shared(lm.model)
 
     def _unload_key(self, key: tuple[str, str, str, str], timeout: float | None = None) -> None:
         """Unload once no request uses the model (callers hold the key's load lock, so none can start)."""
@@ -459,15 +364,14 @@ class Runtime:
             lm = self._models.get(key)
             if lm is None:
                 return
-            while lm.active > 0:
+            while lm.active > 0 and lm.model.alive():
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     log.warning("unloading %s while %d request(s) still use it", lm.record.short, lm.active)
                     break
-                self._idle.wait(left)
+                self._idle.wait(left if left is not None else 1.0)
             self._models.pop(key, None)
-        with lm.lock:  # wait for an in-flight generation
-            lm.close()
+        self._release_shared(lm.model)
         log.info("unloaded %s", lm.record.short)
 
     def loaded(self) -> list[LoadedModel]:
@@ -480,8 +384,13 @@ class Runtime:
             now = time.time()
             with self._guard:
                 due = [k for k, m in self._models.items() if m.active == 0 and m.expires_at <= now]
+                dead = [(k, m) for k, m in self._models.items() if m.active == 0 and not m.model.alive()]
             for key in due:
                 with self._load_lock(key):
                     lm = self._models.get(key)
                     if lm is not None and lm.active == 0 and lm.expires_at <= time.time():
                         self._unload_key(key)
+            for key, lm in dead:
+                with self._load_lock(key):
+                    if self._models.get(key) is lm and lm.active == 0:
+                        self._discard(key, lm)

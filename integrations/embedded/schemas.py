@@ -27,9 +27,12 @@ import json
 import re
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integrations.embedded.protocol import ApiError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from integrations.embedded.engines import Engine
 
 __all__ = [
     "GRAMMAR_CACHE_BYTES",
@@ -40,6 +43,7 @@ __all__ = [
     "MAX_STRING",
     "bounded_schema",
     "check_literal_name",
+    "gbnf_from_schema",
     "schema_to_gbnf",
 ]
 
@@ -386,16 +390,33 @@ def _check_parses(gbnf: str) -> None:
     llama_cpp.llama_sampler_free(sampler)
 
 
-def schema_to_gbnf(schema: dict[str, Any] | None) -> str:
-    """A llama.cpp grammar for ``schema`` (None means any JSON value), memoised by schema text.
+def schema_to_gbnf(schema: dict[str, Any] | None, engine: Engine | None = None) -> str:
+    """A grammar for ``schema`` (None means any JSON value) in ``engine``'s dialect, memoised by schema text.
 
-    Pass schemas through `bounded_schema` first: the grammar of an unchecked schema can crash llama.cpp.
+    Without ``engine``, llama-cpp-python's GBNF. Pass schemas through `bounded_schema`
+    first: the grammar of an unchecked schema can crash llama.cpp.
     """
+    if engine is None or engine.name == "llama-cpp":
+        return gbnf_from_schema(schema)
+    key = engine.name + ":" + json.dumps(schema, sort_keys=True)
+    hit = grammar_cache.get(key)
+    if hit is not None:
+        return hit
+    grammar = engine.schema_grammar(schema)
+    if len(grammar) > MAX_GRAMMAR_CHARS:
+        raise ApiError(400, f"the grammar for this JSON schema is {len(grammar)} characters, over the limit of "
+                            f"{MAX_GRAMMAR_CHARS}; use fewer properties, alternatives or enum values")
+    grammar_cache.put(key, grammar)
+    return grammar
+
+
+def gbnf_from_schema(schema: dict[str, Any] | None) -> str:
+    """llama-cpp-python's GBNF for ``schema``, checked by llama.cpp's parser, memoised by schema text."""
     key = json.dumps(schema, sort_keys=True)
     hit = grammar_cache.get(key)
     if hit is not None:
         return hit
-    from integrations.embedded.runtime import import_llama_cpp
+    from integrations.embedded.engines.llamacpp import import_llama_cpp
 
     import_llama_cpp()
     from llama_cpp import llama_grammar

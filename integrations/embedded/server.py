@@ -23,6 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from integrations.embedded.anthropic_api import anthropic_routes
 from integrations.embedded.connections import LISTEN_BACKLOG, raise_file_limit, uvicorn_options
 from integrations.embedded.core import Core
+from integrations.embedded.engines import select_engine
 from integrations.embedded.guard import Guard, is_loopback
 from integrations.embedded.native import OLLAMA_VERSION, NativeApi, native_routes
 from integrations.embedded.openai_compat import openai_routes
@@ -112,7 +113,9 @@ class EmbeddedServer:
     """An Ollama-compatible server on a background thread.
 
     ``preload`` pulls models when missing and keeps them loaded; ``prompt_cache_slots``
-    is how many conversations stay evaluated per model (see `integrations.embedded.slots`).
+    is how many conversations stay evaluated per model (see `integrations.embedded.slots`);
+    ``engine`` is ``auto``, ``xllamacpp`` or ``llama-cpp`` (default: the ``engine`` setting;
+    see `integrations.embedded.engines`).
     Usage::
 
         with EmbeddedServer(preload=["smollm2:135m"]) as server:
@@ -128,12 +131,13 @@ class EmbeddedServer:
         allow_remote: bool = False,
         preload: Iterable[str] = (),
         prompt_cache_slots: int | None = None,
+        engine: str | None = None,
     ) -> None:
         _check_bind(host, allow_remote)
         self.host = host
         self._requested_port = port
         self.store = Store(models_dir)
-        self.runtime = Runtime(prompt_cache_slots)
+        self.runtime = Runtime(prompt_cache_slots, select_engine(engine))
         self.preload = tuple(preload)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,9 +21,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from integrations.errors import ConfigError
 from integrations.settings import ENV_PREFIX, env_name
 
-__all__ = ["DEFAULT_HF_ENDPOINT", "EmbeddedSettings", "embedded_settings"]
+__all__ = [
+    "DEFAULT_HF_ENDPOINT",
+    "DEFAULT_MAX_LOADED_MODELS",
+    "EmbeddedSettings",
+    "child_environment",
+    "embedded_settings",
+]
 
 DEFAULT_HF_ENDPOINT = "https://huggingface.co"
+DEFAULT_MAX_LOADED_MODELS = 3
+"""Ollama's default for ``OLLAMA_MAX_LOADED_MODELS`` without GPUs."""
 _TRUE_WORDS = ("1", "true", "yes", "on")  # what huggingface_hub takes as "set"
 
 
@@ -39,6 +47,27 @@ class EmbeddedSettings(BaseSettings):
         frozen=True,
     )
 
+    engine: Literal["auto", "xllamacpp", "llama-cpp"] = Field(
+        "auto",
+        description="The llama.cpp engine: 'xllamacpp' (prebuilt, the 'embedded' extra), 'llama-cpp' "
+        "(llama-cpp-python, compiled, the 'llama-cpp' extra), or 'auto': xllamacpp where the CPU has AVX2, "
+        "else llama-cpp-python when installed.",
+    )
+    num_parallel: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias="OLLAMA_NUM_PARALLEL",
+        description="Requests each loaded model serves at once, batched together (Ollama's OLLAMA_NUM_PARALLEL).",
+    )
+    max_loaded_models: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        validation_alias="OLLAMA_MAX_LOADED_MODELS",
+        description="Models loaded at once, the least recently used unloaded first; 0 means 3, "
+        "Ollama's default on CPU (OLLAMA_MAX_LOADED_MODELS).",
+    )
     threads: int | None = Field(
         None, gt=0, le=1024, description="llama.cpp threads per model; unset means half the CPUs."
     )
@@ -94,6 +123,10 @@ class EmbeddedSettings(BaseSettings):
         """
         return self.threads if self.threads is not None else max(1, (os.cpu_count() or 1) // 2)
 
+    def loaded_models_limit(self) -> int:
+        """``OLLAMA_MAX_LOADED_MODELS``, with Ollama's CPU default of 3 for 0."""
+        return self.max_loaded_models or DEFAULT_MAX_LOADED_MODELS
+
     def cache_dir(self) -> Path:
         """This package's cache directory: ``<cache home>/ollama-integrations``."""
         home = self.cache_home.expanduser() if self.cache_home else Path.home() / ".cache"
@@ -112,6 +145,16 @@ class EmbeddedSettings(BaseSettings):
         if self.hf_offline.strip().lower() in _TRUE_WORDS:
             return None
         return self.hf_endpoint.strip() or DEFAULT_HF_ENDPOINT
+
+
+def child_environment(extra: dict[str, str], *, path_first: str | None = None) -> dict[str, str]:
+    """The environment for a child process (a model's runner): this one's, plus ``extra``, with
+    ``path_first`` put at the front of ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env.update(extra)
+    if path_first:
+        env["PYTHONPATH"] = path_first + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
 
 
 def embedded_settings() -> EmbeddedSettings:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from integrations.embedded.catalogue import CATALOGUE, CatalogueModel, PackageMissing, by_digest
-from integrations.embedded.gguf import GGUFError, GGUFInfo, human_number, read_gguf
+from integrations.embedded.gguf import GGUFError, GGUFInfo, check_loadable, human_number, read_gguf
 from integrations.embedded.protocol import ApiError
 from integrations.embedded.pull import Fetcher, assemble
 from integrations.errors import ConfigError
@@ -557,9 +557,13 @@ class Store:
                 400, f"files: blob {digest} for {filename!r} not found; upload it first (POST /api/blobs/{digest})"
             )
         try:
-            read_gguf(self.blob_path(digest))
+            info = read_gguf(self.blob_path(digest))
         except (GGUFError, OSError) as exc:
             raise ApiError(400, f"files: {filename!r} ({digest}) is not a GGUF file: {exc}") from None
+        try:
+            check_loadable(info)
+        except GGUFError as exc:
+            raise ApiError(400, f"files: {filename!r} ({digest}) cannot be loaded: {exc}") from None
         return str(digest)
 
     @staticmethod

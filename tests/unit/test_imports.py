@@ -49,6 +49,7 @@ HEAVY = [
     "autogen_agentchat",
     "autogen_ext",
     "llama_cpp",
+    "xllamacpp",
     "ollama",
     "httpx",
     "litellm",

@@ -23,6 +23,7 @@ def make_gguf(path: Path, context: int = 2048, padding: int = 3 << 20, template:
     kv = [
         s("general.architecture") + struct.pack("<I", 8) + s("llama"),
         s("llama.context_length") + struct.pack("<I", 4) + struct.pack("<I", context),
+        s("llama.block_count") + struct.pack("<I", 4) + struct.pack("<I", 1),
         s("general.file_type") + struct.pack("<I", 4) + struct.pack("<I", 3),
         s("tokenizer.ggml.tokens") + struct.pack("<I", 9) + struct.pack("<IQ", 8, 7)
         + b"".join(s(f"t{i}") for i in range(7)),
