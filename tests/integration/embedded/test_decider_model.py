@@ -58,8 +58,22 @@ def test_a_required_call_is_a_structured_call_rendered_through_the_models_own_te
     assert json.loads(call.function.arguments)["ticker"] in ("NVDA", "TSLA")
 
 
-def test_after_a_tool_result_the_model_answers_from_it(client: OpenAI, decider_model: str) -> None:
+def test_after_a_tool_result_the_model_answers_from_it(
+    client: OpenAI, decider_model: str, request: pytest.FixtureRequest
+) -> None:
     """The result goes back in the template's own tool role; the model's answer uses it."""
+    from integrations.embedded.engines import resolve_engine
+    from integrations.pytest_plugin import _ENGINE_KEY
+
+    if resolve_engine(request.config.stash.get(_ENGINE_KEY, "auto")) == "xllamacpp":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="on llama.cpp's server (the prebuilt engine, as on Ollama's runner) the prompt counts in the "
+                "repeat-penalty window and the 0.5B model repeats its get_price call instead of answering; "
+                "llama-cpp-python penalises generated tokens only, and the model answers 123.45",
+            )
+        )
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": "What is NVDA trading at?"},
         {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
