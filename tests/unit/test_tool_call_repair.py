@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations._toolcalls import StreamRepair, parse_text_calls, repair_completion, still_possible
+from integrations._toolcalls import parse_text_calls, still_possible
+from integrations._toolwire import StreamRepair, repair_completion
 from integrations._transport import AsyncOllamaTransport, OllamaTransport, TransportOptions
 
 OFFERED = {"get_price", "get_news"}
