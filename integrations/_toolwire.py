@@ -365,13 +365,30 @@ class ResponsesStreamRepair:
             where = {"item_id": message.get("id"), "output_index": index, "content_index": 0}
             lead = _lead_message(message, shown)
             if watch.sent == 0:
-                out += [e for e in self._held if e.get("type") in ("response.output_item.added",
-                                                                    "response.content_part.added")]
-                out.append({"type": "response.output_text.delta", "sequence_number": 0, **where, "delta": shown,
-                            "logprobs": []})
+                out += [
+                    e
+                    for e in self._held
+                    if e.get("type") in ("response.output_item.added", "response.content_part.added")
+                ]
+                out.append(
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": 0,
+                        **where,
+                        "delta": shown,
+                        "logprobs": [],
+                    }
+                )
             elif watch.unsent(decision):
-                out.append({"type": "response.output_text.delta", "sequence_number": 0, **where,
-                            "delta": watch.unsent(decision), "logprobs": []})
+                out.append(
+                    {
+                        "type": "response.output_text.delta",
+                        "sequence_number": 0,
+                        **where,
+                        "delta": watch.unsent(decision),
+                        "logprobs": [],
+                    }
+                )
             out += [
                 {"type": "response.output_text.done", "sequence_number": 0, **where, "text": shown, "logprobs": []},
                 {"type": "response.content_part.done", "sequence_number": 0, **where, "part": lead["content"][0]},
@@ -384,12 +401,24 @@ class ResponsesStreamRepair:
             item = _function_call_item(call)
             where = {"item_id": item["id"], "output_index": index}
             out += [
-                {"type": "response.output_item.added", "sequence_number": 0, "output_index": index,
-                 "item": {**item, "status": "in_progress", "arguments": ""}},
-                {"type": "response.function_call_arguments.delta", "sequence_number": 0, **where,
-                 "delta": item["arguments"]},
-                {"type": "response.function_call_arguments.done", "sequence_number": 0, **where,
-                 "arguments": item["arguments"]},
+                {
+                    "type": "response.output_item.added",
+                    "sequence_number": 0,
+                    "output_index": index,
+                    "item": {**item, "status": "in_progress", "arguments": ""},
+                },
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "sequence_number": 0,
+                    **where,
+                    "delta": item["arguments"],
+                },
+                {
+                    "type": "response.function_call_arguments.done",
+                    "sequence_number": 0,
+                    **where,
+                    "arguments": item["arguments"],
+                },
                 {"type": "response.output_item.done", "sequence_number": 0, "output_index": index, "item": item},
             ]
             items.append(item)
@@ -494,8 +523,9 @@ class MessagesStreamRepair:
                 text_block = {"type": "text", "text": ""}
                 out.append({"type": "content_block_start", "index": index, "content_block": text_block})
             if unsent:
-                out.append({"type": "content_block_delta", "index": index,
-                            "delta": {"type": "text_delta", "text": unsent}})
+                out.append(
+                    {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": unsent}}
+                )
             out.append({"type": "content_block_stop", "index": index})
             index += 1
         self._held = []
@@ -503,8 +533,11 @@ class MessagesStreamRepair:
             block = _tool_use(call)
             out += [
                 {"type": "content_block_start", "index": index, "content_block": {**block, "input": {}}},
-                {"type": "content_block_delta", "index": index,
-                 "delta": {"type": "input_json_delta", "partial_json": call["function"]["arguments"]}},
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": call["function"]["arguments"]},
+                },
                 {"type": "content_block_stop", "index": index},
             ]
             index += 1
@@ -529,8 +562,14 @@ class EventStream:
     a JSON object (comments, ``[DONE]``, a broken line) first releases what is held, then passes.
     """
 
-    def __init__(self, repair: _Repair, *, ndjson: bool, named: bool = False,
-                 seen: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        repair: _Repair,
+        *,
+        ndjson: bool,
+        named: bool = False,
+        seen: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.repair = repair
         self.ndjson = ndjson
         self.named = named

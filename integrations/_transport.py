@@ -594,8 +594,9 @@ def repaired(http: Any, plan: RepairPlan, response: Any) -> Any:
         filtered, _ = _stream_classes(http)
         headers = http.Headers(response.headers)
         headers.pop("content-length", None)
-        return http.Response(200, headers=headers, stream=filtered(response.stream, _event_stream(plan)),
-                             extensions=response.extensions)
+        return http.Response(
+            200, headers=headers, stream=filtered(response.stream, _event_stream(plan)), extensions=response.extensions
+        )
     try:
         raw = response.read()
     finally:
@@ -614,8 +615,9 @@ async def repaired_async(http: Any, plan: RepairPlan, response: Any) -> Any:
         _, filtered = _stream_classes(http)
         headers = http.Headers(response.headers)
         headers.pop("content-length", None)
-        return http.Response(200, headers=headers, stream=filtered(response.stream, _event_stream(plan)),
-                             extensions=response.extensions)
+        return http.Response(
+            200, headers=headers, stream=filtered(response.stream, _event_stream(plan)), extensions=response.extensions
+        )
     try:
         raw = await response.aread()
     finally:

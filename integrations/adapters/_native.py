@@ -14,7 +14,15 @@ from typing import Any
 
 from integrations._target import Target
 
-__all__ = ["DEFAULT_NUM_CTX", "client_kwargs", "keep_alive", "keep_alive_seconds", "num_ctx", "sampling"]
+__all__ = [
+    "DEFAULT_NUM_CTX",
+    "client_kwargs",
+    "keep_alive",
+    "keep_alive_seconds",
+    "num_ctx",
+    "repairing_transports",
+    "sampling",
+]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -83,3 +91,15 @@ def sampling(target: Target) -> dict[str, Any]:
 def client_kwargs(target: Target) -> dict[str, Any]:
     """Keyword arguments for ``ollama.Client``: short connect, long read timeout, and the Bearer key."""
     return {"timeout": target.timeout(), "headers": {"Authorization": f"Bearer {target.api_key}"}}
+
+
+def repairing_transports(target: Target) -> tuple[Any, Any] | None:
+    """A sync and an async transport for ``ollama`` clients that turn text tool calls into ``tool_calls``.
+
+    None when ``repair_tool_calls`` is off: the clients then use their own transports.
+    """
+    if not target.settings.repair_tool_calls:
+        return None
+    from integrations._transport import AsyncNativeTransport, NativeTransport
+
+    return NativeTransport(), AsyncNativeTransport()
