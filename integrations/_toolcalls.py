@@ -124,6 +124,42 @@ def _json_closed_at(text: str) -> int | None:
     return None
 
 
+class _Scanner:
+    """`_json_closed_at` and `_depth` for a text that only grows: each call continues where the last stopped."""
+
+    def __init__(self, origin: int) -> None:
+        self.origin = origin
+        self.position = origin
+        self.depth = self.deepest = 0
+        self.in_string = self.escaped = False
+        self.end: int | None = None
+
+    def advance(self, text: str) -> int | None:
+        """Where the JSON value starting at ``origin`` ends in ``text`` (absolute), once it has."""
+        index = self.position
+        while self.end is None and index < len(text) and self.deepest <= MAX_DEPTH:
+            char = text[index]
+            index += 1
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif char == "\\":
+                    self.escaped = True
+                elif char == '"':
+                    self.in_string = False
+            elif char == '"':
+                self.in_string = True
+            elif char in "{[":
+                self.depth += 1
+                self.deepest = max(self.deepest, self.depth)
+            elif char in "}]":
+                self.depth -= 1
+                if self.depth == 0:
+                    self.end = index
+        self.position = index
+        return self.end
+
+
 def _depth(text: str) -> int:
     """How deep the brackets outside strings in ``text`` nest."""
     depth = deepest = 0
@@ -459,18 +495,19 @@ class CallWatch:
         self.holding = False
         self.settled = not tools
         """Nothing this reply still says can make it a call."""
+        self._scanners: dict[int, _Scanner] = {}
 
     def add(self, piece: str) -> bool:
         """Take the next piece of text; whether it (and what comes after it) must be held."""
         self.text += piece
         if self.settled:
             return False
-        if still_possible(self.text):
+        if self._possible(0):
             if self.text:
                 self.holding = True  # blanks too: the first character decides
             return self.holding
         start = _call_start(self.text)
-        if start is not None and self.text[start] != "[" and start >= self.sent and still_possible(self.text[start:]):
+        if start is not None and self.text[start] != "[" and start >= self.sent and self._possible(start):
             self.holding = True
             return True
         if start is None and not _LEAD_IN_FORBIDDEN.search(self.text) and len(self.text.strip()) <= LEAD_IN_MAX:
@@ -482,6 +519,19 @@ class CallWatch:
         self.settled = True
         self.release()
         return False
+
+    def _possible(self, start: int) -> bool:
+        """`still_possible` of ``text[start:]``, without rescanning JSON it has already scanned."""
+        rest = self.text[start:]
+        stripped = rest.lstrip()
+        if not stripped or stripped[0] not in "{[":
+            return still_possible(rest)  # blanks or a fence: string searches, no JSON scan
+        origin = start + len(rest) - len(stripped)
+        scanner = self._scanners.setdefault(origin, _Scanner(origin))
+        end = scanner.advance(self.text)
+        if scanner.deepest > MAX_DEPTH:
+            return False
+        return end is None or not self.text[end:].strip()
 
     def release(self) -> None:
         """What was held has been passed on unchanged."""
