@@ -357,8 +357,10 @@ def _calls_from(value: Any, tools: Tools | Collection[str]) -> list[dict[str, An
             arguments = _loads(arguments)
         if not isinstance(arguments, dict):
             return None
-        if schemas is not None and not validates(arguments, schemas[name]):
-            return None
+        if schemas is not None:
+            arguments = _echo_read_as_none(arguments, schemas[name])
+            if not validates(arguments, schemas[name]):
+                return None
         calls.append(
             {
                 "id": new_call_id(),
@@ -367,6 +369,24 @@ def _calls_from(value: Any, tools: Tools | Collection[str]) -> list[dict[str, An
             }
         )
     return calls
+
+
+def _echo_read_as_none(arguments: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """A tool that takes no arguments, "called" with its own parameter schema as arguments: no arguments.
+
+    Small models answer a no-argument tool with ``"arguments": {"type": "object", "properties": {}}``,
+    its schema copied from the prompt; nothing of it can reach the function, so it reads as ``{}``.
+
+    >>> _echo_read_as_none({"type": "object", "properties": {}}, {"properties": {}, "type": "object"})
+    {}
+    >>> _echo_read_as_none({"type": "object"}, {"type": "object", "properties": {"x": {}}})
+    {'type': 'object'}
+    """
+    if not isinstance(schema, Mapping) or schema.get("properties"):
+        return arguments
+    if arguments and arguments == {key: value for key, value in schema.items() if key in arguments}:
+        return {}
+    return arguments
 
 
 def _whole(text: str, tools: Tools | Collection[str]) -> list[dict[str, Any]] | None:

@@ -585,3 +585,20 @@ def test_a_streamed_lead_in_before_an_example_goes_out_unchanged() -> None:
     chunks = _stream(_pieces(text, 5))
     sent = [c for _, o in _run(StreamRepair(SCHEMAS), chunks) for c in o]
     assert sent == chunks
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"type": "object", "properties": {}}, {}),
+        ({"properties": {}}, {}),
+        ({"type": "object", "properties": {}, "extra": 1}, None),
+        ({"type": "string"}, None),
+    ],
+    ids=["whole-schema", "part-of-schema", "more-than-the-schema", "not-the-schema"],
+)
+def test_a_no_argument_tool_called_with_its_own_schema_gets_no_arguments(
+    arguments: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
+    calls = parse_text_calls(_call(arguments, "get_news"), SCHEMAS)
+    assert (_arguments(calls)[0][1] if calls else None) == expected
