@@ -425,3 +425,42 @@ def test_chat_completions_nested_5000_deep_stay_text(stream: bool) -> None:
     else:
         text = client.chat.completions.create(**ask).choices[0].message.content or ""
     assert text == DEEP
+
+
+# the factories hand these transports to the clients they build
+
+
+def test_the_native_factories_carry_the_repairing_transport() -> None:
+    from integrations.agent_framework import chat_client
+    from integrations.langchain import chat_ollama
+    from integrations.llamaindex import llm
+
+    chat = chat_ollama("m", check=False)
+    assert isinstance(chat._client._client._transport, NativeTransport)
+    assert isinstance(chat._async_client._client._transport, AsyncNativeTransport)
+    index = llm("m", check=False)
+    assert isinstance(index.client._client._transport, NativeTransport)
+    assert isinstance(index.async_client._client._transport, AsyncNativeTransport)
+    assert isinstance(chat_client("m", check=False).client._client._transport, AsyncNativeTransport)
+    off = chat_ollama("m", check=False, repair_tool_calls=False)
+    assert not isinstance(off._client._client._transport, NativeTransport)
+    assert not isinstance(llm("m", check=False, repair_tool_calls=False).client._client._transport, NativeTransport)
+
+
+def test_the_anthropic_factory_repairs_and_can_be_told_not_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("anthropic")
+    httpx2 = pytest.importorskip("httpx2")
+    from integrations.anthropic import anthropic_client
+
+    answer = _messages_answer(CALL)
+    monkeypatch.setattr(httpx2.HTTPTransport, "handle_request", lambda self, request: answer(request))  # the server
+
+    def content(repair: bool) -> list[Any]:
+        client = anthropic_client("m", check=False, repair_tool_calls=repair, max_retries=0)
+        message = client.messages.create(
+            model="m", max_tokens=9, tools=[MESSAGES_TOOL], messages=[{"role": "user", "content": "x"}]
+        )
+        return [block.type for block in message.content]
+
+    assert content(True) == ["tool_use"]
+    assert content(False) == ["text"]
