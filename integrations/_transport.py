@@ -17,7 +17,9 @@ And a few answers need a second look:
   without a word; usage shows it, and `ContextTruncated` says so.
 
 The transports rewrite only ``chat/completions`` and ``completions`` POSTs, filling what
-the caller left out; values the caller did set are never changed. Everything else passes
+the caller left out; values the caller did set are never changed. Answers to requests that
+offered tools on ``/v1/responses`` get the same text tool-call repair (`repaired`), and
+`NativeTransport` brings it to the ``ollama`` client's ``/api/chat``. Everything else passes
 through untouched.
 """
 
@@ -500,10 +502,16 @@ def repair_plan(request: Any) -> RepairPlan | None:
         return None
     path = request.url.path.rstrip("/")
     kind = next((k for suffix, k in _REPAIRED_PATHS.items() if path.endswith(suffix)), None)
-    if kind is None or b'"tools"' not in request.content:
+    if kind is None:
         return None
     try:
-        body = json.loads(request.content)
+        content = request.content
+    except Exception:  # a streamed body, not read: nothing to learn the tools from
+        return None
+    if b'"tools"' not in content:
+        return None
+    try:
+        body = json.loads(content)
     except (ValueError, RecursionError):
         return None
     tools = offered_tools(body) if isinstance(body, dict) else {}
