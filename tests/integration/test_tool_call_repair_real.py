@@ -339,3 +339,15 @@ def test_raw_messages_get_text_and_an_unoffered_name_stays_text(settings: Ollama
         messages=[{"role": "user", "content": UNOFFERED}], tools=[MESSAGES_NEWS], **ask
     )
     assert message.stop_reason != "tool_use" and all(block.type == "text" for block in message.content)
+
+
+def test_ag2_native_entries_get_a_tool_call_through_manual_tool_calling(settings: OllamaSettings) -> None:
+    from autogen import ConversableAgent
+
+    config = {"config_list": integrations.native_config_list(settings=settings), "tools": [PRICE], "cache_seed": None}
+    assert config["config_list"][0]["native_tool_calls"] is False
+    agent = ConversableAgent("assistant", system_message="You are a helpful assistant.", llm_config=config)
+    reply = agent.generate_reply(messages=[{"role": "user", "content": NVDA}])
+    assert isinstance(reply, dict) and reply.get("tool_calls"), f"expected a tool call, got {reply!r}"
+    function = reply["tool_calls"][0]["function"]
+    assert _is_price_call(function["name"], function["arguments"])
