@@ -1,6 +1,7 @@
 """Tool decisions of the catalogue's coder models on the embedded server: does the model call when it should?
 
-    python benchmarks/tool_decisions.py [--models qwen2.5-coder:0.5b qwen2.5-coder:1.5b] [--no-write]
+    python benchmarks/tool_decisions.py [--models qwen2.5-coder:0.5b qwen2.5-coder:1.5b]
+        [--apis chat native responses messages] [--systems none agent] [--no-write]
 
 A fixed set of 24 prompts, 12 that need one of two offered tools and 12 that must be
 answered in text, ``tool_choice`` left to the model, temperature 0. The embedded
@@ -19,6 +20,13 @@ generation). Outcomes are counted, not passes:
 * ``needless-call`` — a call where none was needed;
 * ``invented-call`` — text that is a call to a tool nobody offered (``{"name": "say_hello", ...}``):
   text, but not an answer.
+
+Every prompt is asked through each of the four APIs the factories' clients use (``--apis``):
+``/v1/chat/completions`` (OpenAI SDK, ``chat_openai()``, AgentChat, AG2), native ``/api/chat``
+(``chat_ollama()``, ``llamaindex.llm()``, ``agent_framework.chat_client()``), ``/v1/responses``
+(``openai_client().responses``) and ``/v1/messages`` (``anthropic_client()``); the baseline is
+the raw JSON each raw client receives, the factory column the same answer after the repair
+function the factories' transport applies to that wire format.
 
 Accuracy is (call + answer) / prompts. Each model is asked twice: with no system message (the
 template's default one applies) and with a plain agent-style one (``You are a helpful
@@ -42,7 +50,16 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from integrations._toolcalls import parse_text_calls  # noqa: E402
+from integrations._toolcalls import offered_tools  # noqa: E402
+from integrations._toolwire import repair_completion, repair_message, repair_native, repair_response  # noqa: E402
+
+REPAIRS: dict[str, Any] = {
+    "chat": repair_completion, "native": repair_native, "responses": repair_response, "messages": repair_message,
+}
+APIS = {"chat": "/v1 chat completions", "native": "native /api/chat", "responses": "/v1/responses",
+        "messages": "/v1/messages"}
+BASELINES = {"chat": "raw OpenAI SDK", "native": "raw ollama client", "responses": "raw OpenAI SDK Responses",
+             "messages": "raw Anthropic SDK"}
 
 TOOLS = [
     {"type": "function", "function": {
@@ -103,76 +120,136 @@ def classify(calls: list[tuple[str, str]], expected: str | None, word: str, text
     return "call" if name == expected and word.lower() in arguments.lower() else "wrong-call"
 
 
-def run_model(
-    url: str, model: str, system: str | None, simple: Counter[str]
-) -> tuple[Counter[str], Counter[str], float]:
-    from openai import OpenAI
+def _ask(http: Any, url: str, api: str, model: str, system: str | None, prompt: str) -> tuple[dict[str, Any], Any]:
+    """One answer from ``api`` as the raw JSON a client receives, and the tools its request offered."""
+    user = [{"role": "user", "content": prompt}]
+    chat = [*([{"role": "system", "content": system}] if system else []), *user]
+    if api == "chat":
+        body: dict[str, Any] = {"model": model, "messages": chat, "tools": TOOLS, "temperature": 0, "max_tokens": 160}
+        path = "/v1/chat/completions"
+    elif api == "native":
+        options = {"temperature": 0, "num_predict": 160}
+        body = {"model": model, "messages": chat, "tools": TOOLS, "stream": False, "options": options}
+        path = "/api/chat"
+    elif api == "responses":
+        body = {"model": model, "input": user, "tools": [{"type": "function", **t["function"]} for t in TOOLS],
+                "temperature": 0, "max_output_tokens": 160, **({"instructions": system} if system else {})}
+        path = "/v1/responses"
+    else:
+        body = {"model": model, "messages": user, "max_tokens": 160, "temperature": 0,
+                "tools": [{"name": t["function"]["name"], "description": t["function"]["description"],
+                           "input_schema": t["function"]["parameters"]} for t in TOOLS],
+                **({"system": system} if system else {})}
+        path = "/v1/messages"
+    response = http.post(url + path, json=body)
+    response.raise_for_status()
+    return response.json(), offered_tools(body)
 
-    client = OpenAI(base_url=f"{url}/v1", api_key="ollama", timeout=600)
+
+def _calls_and_text(api: str, answer: dict[str, Any]) -> tuple[list[tuple[str, str]], str]:
+    """The structured calls (name, JSON arguments) and the text of one answer, in any of the four formats."""
+    if api == "chat":
+        message = answer["choices"][0]["message"]
+        calls = [(c["function"]["name"], c["function"]["arguments"]) for c in message.get("tool_calls") or ()]
+        return calls, message.get("content") or ""
+    if api == "native":
+        message = answer["message"]
+        native = message.get("tool_calls") or ()
+        calls = [(c["function"]["name"], json.dumps(c["function"]["arguments"])) for c in native]
+        return calls, message.get("content") or ""
+    if api == "responses":
+        items = answer.get("output") or []
+        calls = [(i["name"], i["arguments"]) for i in items if i.get("type") == "function_call"]
+        text = "".join(p.get("text") or "" for i in items if i.get("type") == "message" for p in i.get("content") or ())
+        return calls, text
+    blocks = answer.get("content") or []
+    calls = [(b["name"], json.dumps(b["input"])) for b in blocks if b.get("type") == "tool_use"]
+    return calls, "".join(b.get("text") or "" for b in blocks if b.get("type") == "text")
+
+
+def run_model(
+    url: str, model: str, system: str | None, simple: Counter[str], api: str = "chat"
+) -> tuple[Counter[str], Counter[str], float]:
+    """Each prompt asked once through ``api``: classified as the raw client receives it and after the
+    factories' repair of that same answer (the function their transport applies to that wire format)."""
+    import copy
+
+    import httpx
+
     raw: Counter[str] = Counter()
     repaired: Counter[str] = Counter()
     seconds = []
-    for prompt, expected, word in PROMPTS:
-        started = time.perf_counter()
-        messages = [{"role": "system", "content": system}] if system else []
-        message = client.chat.completions.create(
-            model=model, messages=[*messages, {"role": "user", "content": prompt}],  # type: ignore[list-item]
-            tools=TOOLS, temperature=0, max_tokens=160,  # type: ignore[arg-type]
-        ).choices[0].message
-        seconds.append(time.perf_counter() - started)
-        structured = [(c.function.name, c.function.arguments) for c in message.tool_calls or []]  # type: ignore[union-attr]
-        raw_outcome = classify(structured, expected, word, message.content or "")
-        text_calls = parse_text_calls(message.content or "", OFFERED) if not structured else None
-        fixed = structured or [(c["function"]["name"], c["function"]["arguments"]) for c in text_calls or []]
-        fixed_outcome = classify(fixed, expected, word, "" if fixed else message.content or "")
-        raw[raw_outcome] += 1
-        repaired[fixed_outcome] += 1
-        if system is None and (prompt, expected, word) in SIMPLE_SIX:
-            simple[fixed_outcome] += 1
-        print(f"  {model:<20} {raw_outcome:>13} -> {fixed_outcome:<13} {seconds[-1]:5.1f}s  {prompt[:50]}",
-              flush=True)
+    with httpx.Client(timeout=600) as http:
+        for prompt, expected, word in PROMPTS:
+            started = time.perf_counter()
+            answer, tools = _ask(http, url, api, model, system, prompt)
+            seconds.append(time.perf_counter() - started)
+            structured, text = _calls_and_text(api, answer)
+            raw_outcome = classify(structured, expected, word, text)
+            fixed_answer = copy.deepcopy(answer)
+            REPAIRS[api](fixed_answer, tools)
+            fixed, fixed_text = _calls_and_text(api, fixed_answer)
+            fixed_outcome = classify(fixed, expected, word, fixed_text if not fixed else "")
+            raw[raw_outcome] += 1
+            repaired[fixed_outcome] += 1
+            if system is None and (prompt, expected, word) in SIMPLE_SIX:
+                simple[fixed_outcome] += 1
+            print(f"  {model:<20} {api:<9} {raw_outcome:>13} -> {fixed_outcome:<13} {seconds[-1]:5.1f}s  "
+                  f"{prompt[:50]}", flush=True)
     return raw, repaired, sorted(seconds)[len(seconds) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=["qwen2.5-coder:0.5b", "qwen2.5-coder:1.5b"])
+    parser.add_argument("--apis", nargs="+", choices=list(APIS), default=list(APIS))
+    parser.add_argument("--systems", nargs="+", choices=["none", "agent"], default=["none", "agent"],
+                        help="with no system message, with the agent-style one, or both")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    systems = {k: v for k, v in SYSTEMS.items() if ("none" if v is None else "agent") in args.systems}
 
     from integrations.embedded import EmbeddedServer, default_models_dir
 
     entries: list[dict[str, Any]] = []
     with EmbeddedServer(models_dir=default_models_dir(), preload=args.models) as server:
         for model in args.models:
-            simple: Counter[str] = Counter()
-            for variant, system in SYSTEMS.items():
-                raw, repaired, median = run_model(server.url, model, system, simple)
-                n = len(PROMPTS)
-                for label, counts in (("raw OpenAI SDK", raw), ("factory clients", repaired)):
-                    accuracy = (counts["call"] + counts["answer"]) / n
-                    kinds = ("call", "wrong-call", "text", "answer", "needless-call", "invented-call")
-                    tally = ", ".join(f"{k} {counts[k]}" for k in kinds)
-                    print(f"{model} {variant}, {label}: accuracy {accuracy:.0%} of {n}; {tally}")
-                base = (raw["call"] + raw["answer"]) / n
-                ours = (repaired["call"] + repaired["answer"]) / n
-                target = 0.9 if model.endswith("1.5b") else None
-                suffix = "" if system is None else f", {variant}"
+            for api in args.apis:
+                simple: Counter[str] = Counter()
+                for variant, system in systems.items():
+                    raw, repaired, median = run_model(server.url, model, system, simple, api)
+                    n = len(PROMPTS)
+                    for label, counts in ((BASELINES[api], raw), ("factory clients", repaired)):
+                        accuracy = (counts["call"] + counts["answer"]) / n
+                        kinds = ("call", "wrong-call", "text", "answer", "needless-call", "invented-call")
+                        tally = ", ".join(f"{k} {counts[k]}" for k in kinds)
+                        print(f"{model} {APIS[api]} {variant}, {label}: accuracy {accuracy:.0%} of {n}; {tally}")
+                    base = (raw["call"] + raw["answer"]) / n
+                    ours = (repaired["call"] + repaired["answer"]) / n
+                    target = 0.9 if model.endswith("1.5b") and api == "chat" else None
+                    suffix = "" if system is None else f", {variant}"
+                    # the /v1 chat entries keep their names, so earlier runs stay comparable
+                    where = "" if api == "chat" else f" {APIS[api]},"
+                    entries.append({
+                        "name": f"tool decisions {model}:{where} accuracy, factory clients (baseline raw SDK){suffix}",
+                        "value": round(ours, 3), "unit": "share", "baseline": round(base, 3),
+                        "baseline_client": BASELINES[api], "api": APIS[api],
+                        "target": ">= 0.9" if target else "reported", "met": ours >= target if target else True,
+                        "outcomes": dict(repaired), "baseline_outcomes": dict(raw), "prompts": n,
+                        "median_seconds": round(median, 2), "system": system,
+                    })
+                if None not in systems.values():
+                    continue
+                right = simple["call"] + simple["answer"]
+                where = "" if api == "chat" else f" {APIS[api]},"
+                print(f"{model} {APIS[api]} six simple prompts, factory clients: {right} of 6 ({dict(simple)})")
+                gate = model.endswith("0.5b") and api == "chat"
                 entries.append({
-                    "name": f"tool decisions {model}: accuracy, factory clients (baseline raw SDK){suffix}",
-                    "value": round(ours, 3), "unit": "share", "baseline": round(base, 3),
-                    "target": ">= 0.9" if target else "reported", "met": ours >= target if target else True,
-                    "outcomes": dict(repaired), "baseline_outcomes": dict(raw), "prompts": n,
-                    "median_seconds": round(median, 2), "system": system,
+                    "name": f"tool decisions {model}:{where} six simple prompts right, factory clients",
+                    "value": right, "unit": "of 6", "baseline": None, "api": APIS[api],
+                    "target": ">= 5" if gate else "reported", "met": right >= 5 if gate else True,
+                    "outcomes": dict(simple),
                 })
-            right = simple["call"] + simple["answer"]
-            print(f"{model} six simple prompts, factory clients: {right} of 6 ({dict(simple)})")
-            entries.append({
-                "name": f"tool decisions {model}: six simple prompts right, factory clients",
-                "value": right, "unit": "of 6", "baseline": None,
-                "target": ">= 5" if model.endswith("0.5b") else "reported",
-                "met": right >= 5 if model.endswith("0.5b") else True, "outcomes": dict(simple),
-            })
     if not args.no_write:
         path = HERE / "results.json"
         existing = json.loads(path.read_text()) if path.exists() else []

@@ -1,26 +1,66 @@
-"""Tool calls that arrive as text, turned back into tool calls.
+"""Tool calls that arrive as text, turned back into tool calls: the one rule, whatever the wire format.
 
 Ollama extracts a tool call only when the model wraps it in its template's tag
 (``<tool_call>`` for Qwen 2.5). Small models often skip the tag and answer with
 the bare call, ``{"name": "get_price", "arguments": {"ticker": "NVDA"}}``, or
 the same object in a fenced json block; Ollama then returns it as ``content``
-and every framework sees prose. `parse_text_calls` recognises exactly that
-shape, for the tools the request offered and nothing else; `repair_completion`
-applies it to a chat completion and `StreamRepair` to a stream of chunks.
+and every framework sees prose. This module decides, for the tools a request
+offered and nothing else, whether a reply's text is such a call:
+
+* the whole text (trimmed) is one JSON call or a non-empty array of them, bare or
+  as the whole of one fenced json block; or
+* a short lead-in (at most `LEAD_IN_MAX` characters of prose, with no braces,
+  brackets or fences) followed by exactly one such call, bare or fenced, that ends
+  the text: the lead-in is kept as the message's content;
+
+and in both cases every call names an offered tool and its ``arguments`` are an
+object that validates against that tool's parameter schema (`validates`), nested at
+most `MAX_DEPTH` deep. Anything else stays text. `split_text_calls` is the decision
+on a whole text and `CallWatch` the same decision made while a reply streams;
+`integrations._toolwire` applies them to each wire format.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import secrets
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["StreamRepair", "new_call_id", "offered_tools", "parse_text_calls", "repair_completion", "still_possible"]
+__all__ = [
+    "LEAD_IN_MAX",
+    "MAX_DEPTH",
+    "CallWatch",
+    "Decision",
+    "Tools",
+    "new_call_id",
+    "offered_tools",
+    "parse_text_calls",
+    "split_text_calls",
+    "still_possible",
+    "validates",
+]
 
 _FENCE = "```"
 _FENCE_LANGUAGES = ("", "json")
+
+MAX_DEPTH = 64
+"""How deep a text call's JSON may nest; deeper text is not a call (and is never handed to a JSON parser)."""
+
+LEAD_IN_MAX = 400
+"""The longest prose before a call that is kept as content; a longer text is an answer, not a call."""
+
+_LEAD_IN_FORBIDDEN = re.compile(r"[{}\[\]]|```")
+"""A lead-in is a sentence: braces, brackets or a fence in it mean an explanation with code, not a call."""
+
+_SCHEMA_STEPS = 10_000
+"""Validation work allowed per call (schemas with ``$ref`` cycles end here, as not validated)."""
+
+Tools = Mapping[str, Any]
+"""Offered tools: name -> the JSON schema of its parameters (None or ``{}`` when it gave none)."""
 
 
 def new_call_id() -> str:
@@ -28,115 +68,37 @@ def new_call_id() -> str:
     return "call_" + secrets.token_hex(4)
 
 
-def offered_tools(body: Mapping[str, Any]) -> frozenset[str]:
-    """Names of the function tools a chat request offers.
+def offered_tools(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The function tools a request offers, name -> parameter schema, in any of the wire formats.
 
-    >>> sorted(offered_tools({"tools": [{"type": "function", "function": {"name": "f"}}, {"type": "web"}]}))
-    ['f']
+    Chat completions and ``/api/chat`` nest the function (``{"type": "function", "function":
+    {"name", "parameters"}}``), Responses flattens it (``{"type": "function", "name",
+    "parameters"}``) and Messages names the schema ``input_schema``; built-in tools are no functions.
+
+    >>> offered_tools({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}},
+    ...                          {"type": "function", "name": "g"}, {"name": "h", "input_schema": {}},
+    ...                          {"type": "web_search"}]})
+    {'f': {'type': 'object'}, 'g': None, 'h': {}}
     """
-    names: set[str] = set()
-    for tool in body.get("tools") or ():
-        if isinstance(tool, Mapping) and tool.get("type", "function") == "function":
-            function = tool.get("function")
-            if isinstance(function, Mapping) and isinstance(function.get("name"), str):
-                names.add(function["name"])
-    return frozenset(names)
-
-
-def _unfenced(text: str) -> str | None:
-    """The inside of one fenced block that is the whole text, or None when the text is not that."""
-    if not (text.startswith(_FENCE) and text.endswith(_FENCE) and len(text) >= 2 * len(_FENCE)):
-        return None
-    inner = text[len(_FENCE) : -len(_FENCE)]
-    language, newline, body = inner.partition("\n")
-    if not newline or language.strip().lower() not in _FENCE_LANGUAGES or _FENCE in body:
-        return None
-    return body
-
-
-def parse_text_calls(text: str, offered: Collection[str]) -> list[dict[str, Any]] | None:
-    """The tool calls ``text`` spells out, in the OpenAI shape, or None when it is anything else.
-
-    ``text``, trimmed, must be one JSON object or a non-empty array of objects (bare,
-    or as the whole of one fenced json block), each with a ``name`` among ``offered``
-    and ``arguments`` that are an object or a JSON string of one.
-
-    >>> call = parse_text_calls('{"name": "f", "arguments": {"x": 1}}', {"f"})[0]
-    >>> call["type"], call["function"]
-    ('function', {'name': 'f', 'arguments': '{"x": 1}'})
-    >>> parse_text_calls('{"name": "g", "arguments": {}}', {"f"}) is None
-    True
-    >>> parse_text_calls('Sure: {"name": "f", "arguments": {}}', {"f"}) is None
-    True
-    """
-    if not offered:
-        return None
-    stripped = text.strip()
-    inner = _unfenced(stripped) if stripped.startswith(_FENCE) else stripped
-    if inner is None:
-        return None
-    try:
-        value = json.loads(inner)
-    except ValueError:
-        return None
-    items = value if isinstance(value, list) else [value]
-    if not items:
-        return None
-    calls = []
-    for item in items:
-        if not isinstance(item, dict):
-            return None
-        name = item.get("name")
-        arguments = item.get("arguments")
-        if not isinstance(name, str) or name not in offered:
-            return None
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except ValueError:
-                return None
-        if not isinstance(arguments, dict):
-            return None
-        calls.append(
-            {
-                "id": new_call_id(),
-                "type": "function",
-                "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
-            }
-        )
-    return calls
-
-
-def repair_completion(completion: dict[str, Any], offered: Collection[str]) -> bool:
-    """Turn text calls in a non-streamed chat completion into ``tool_calls``, in place; whether any were."""
-    repaired = False
-    for choice in completion.get("choices") or ():
-        if not isinstance(choice, dict):
+    tools: dict[str, Any] = {}
+    raw = body.get("tools")
+    for tool in raw if isinstance(raw, list) else ():
+        if not isinstance(tool, Mapping):
             continue
-        message = choice.get("message")
-        if not isinstance(message, dict) or message.get("tool_calls") or not isinstance(message.get("content"), str):
+        kind = tool.get("type")
+        function = tool.get("function")
+        if isinstance(function, Mapping) and kind in (None, "function"):
+            name, schema = function.get("name"), function.get("parameters")
+        elif kind in (None, "function", "custom"):
+            name, schema = tool.get("name"), tool.get("parameters", tool.get("input_schema"))
+        else:
             continue
-        calls = parse_text_calls(message["content"], offered)
-        if calls is None:
-            continue
-        message["tool_calls"] = calls
-        message["content"] = ""
-        choice["finish_reason"] = "tool_calls"
-        repaired = True
-    return repaired
+        if isinstance(name, str) and name:
+            tools[name] = schema
+    return tools
 
 
-def _could_open_fence(text: str) -> bool:
-    """Whether ``text`` (starting with a backtick) can still become the opening line of a json fence."""
-    if len(text) <= len(_FENCE):
-        return _FENCE.startswith(text)
-    if not text.startswith(_FENCE):
-        return False
-    line, newline, _ = text[len(_FENCE) :].partition("\n")
-    language = line.strip().lower()
-    if newline:
-        return language in _FENCE_LANGUAGES
-    return any(candidate.startswith(language) for candidate in _FENCE_LANGUAGES)
+# parsing, bounded
 
 
 def _json_closed_at(text: str) -> int | None:
@@ -162,8 +124,354 @@ def _json_closed_at(text: str) -> int | None:
     return None
 
 
+class _Scanner:
+    """`_json_closed_at` and `_depth` for a text that only grows: each call continues where the last stopped."""
+
+    def __init__(self, origin: int) -> None:
+        self.origin = origin
+        self.position = origin
+        self.depth = self.deepest = 0
+        self.in_string = self.escaped = False
+        self.end: int | None = None
+
+    def advance(self, text: str) -> int | None:
+        """Where the JSON value starting at ``origin`` ends in ``text`` (absolute), once it has."""
+        index = self.position
+        while self.end is None and index < len(text) and self.deepest <= MAX_DEPTH:
+            char = text[index]
+            index += 1
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif char == "\\":
+                    self.escaped = True
+                elif char == '"':
+                    self.in_string = False
+            elif char == '"':
+                self.in_string = True
+            elif char in "{[":
+                self.depth += 1
+                self.deepest = max(self.deepest, self.depth)
+            elif char in "}]":
+                self.depth -= 1
+                if self.depth == 0:
+                    self.end = index
+        self.position = index
+        return self.end
+
+
+def _depth(text: str) -> int:
+    """How deep the brackets outside strings in ``text`` nest."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "}]":
+            depth -= 1
+    return deepest
+
+
+def _loads(text: str) -> Any:
+    """``text`` parsed as JSON when it nests at most `MAX_DEPTH` deep; `_INVALID` otherwise."""
+    if _depth(text) > MAX_DEPTH:
+        return _INVALID
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return _INVALID
+
+
+_INVALID = object()
+
+
+def _unfenced(text: str) -> str | None:
+    """The inside of one fenced block that is the whole text, or None when the text is not that."""
+    if not (text.startswith(_FENCE) and text.endswith(_FENCE) and len(text) >= 2 * len(_FENCE)):
+        return None
+    inner = text[len(_FENCE) : -len(_FENCE)]
+    language, newline, body = inner.partition("\n")
+    if not newline or language.strip().lower() not in _FENCE_LANGUAGES or _FENCE in body:
+        return None
+    return body
+
+
+# the schema subset tool parameters use
+
+
+def validates(value: Any, schema: Any, *, closed: bool = True) -> bool:
+    """Whether ``value`` (tool-call arguments) satisfies ``schema`` (the tool's parameters).
+
+    The subset tool schemas use: ``type``, ``properties``, ``required``,
+    ``additionalProperties``, ``enum``, ``const``, ``items``, ``anyOf``/``oneOf``/``allOf``,
+    ``nullable`` and local ``$ref``; other keywords are not checked. ``closed``: the
+    top-level object takes no keys beyond its ``properties`` unless
+    ``additionalProperties`` allows them, since each key becomes a keyword argument of
+    the tool's function (a call guessed from text gets no benefit of the doubt).
+
+    >>> schema = {"type": "object", "properties": {"ticker": {"type": "string"}}, "required": ["ticker"]}
+    >>> validates({"ticker": "NVDA"}, schema), validates({"ticker": 5}, schema), validates({}, schema)
+    (True, False, False)
+    >>> validates({"ticker": "NVDA", "shell": "rm -rf /"}, schema)
+    False
+    """
+    return _Validator(schema).check(value, schema, top=closed)
+
+
+class _Validator:
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.steps = 0
+
+    def check(self, value: Any, schema: Any, *, top: bool = False) -> bool:
+        self.steps += 1
+        if self.steps > _SCHEMA_STEPS:
+            return False
+        if schema is None or schema is True:
+            return True
+        if schema is False:
+            return False
+        if not isinstance(schema, Mapping):
+            return True  # not a schema: nothing to check against
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            target = self._resolve(ref)
+            if target is not None and not self.check(value, target, top=top):
+                return False
+        if value is None and schema.get("nullable") is True:
+            return True
+        if "type" in schema and not _type_matches(value, schema["type"]):
+            return False
+        if "enum" in schema and isinstance(schema["enum"], list) and not any(_same(value, e) for e in schema["enum"]):
+            return False
+        if "const" in schema and not _same(value, schema["const"]):
+            return False
+        for key in ("anyOf", "oneOf"):
+            options = schema.get(key)
+            if isinstance(options, list) and options and not any(self.check(value, s, top=top) for s in options):
+                return False
+        every = schema.get("allOf")
+        if isinstance(every, list) and not all(self.check(value, s, top=top) for s in every):
+            return False
+        if isinstance(value, dict):
+            return self._object(value, schema, top=top)
+        if isinstance(value, list):
+            items = schema.get("items")
+            return not isinstance(items, Mapping | bool) or all(self.check(item, items) for item in value)
+        return True
+
+    def _object(self, value: dict[str, Any], schema: Mapping[str, Any], *, top: bool) -> bool:
+        properties = schema.get("properties")
+        properties = properties if isinstance(properties, Mapping) else None
+        required = schema.get("required")
+        if isinstance(required, list) and any(isinstance(k, str) and k not in value for k in required):
+            return False
+        extra = schema.get("additionalProperties", None if top and properties is not None else True)
+        for key, item in value.items():
+            if properties is not None and key in properties:
+                if not self.check(item, properties[key]):
+                    return False
+            elif extra is None or extra is False or (isinstance(extra, Mapping) and not self.check(item, extra)):
+                return False
+        return True
+
+    def _resolve(self, ref: str) -> Any:
+        if not ref.startswith("#"):
+            return None  # remote references are not fetched: not checked
+        node = self.root
+        for part in ref[1:].split("/")[1:] if ref != "#" else ():
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+
+def _type_matches(value: Any, expected: Any) -> bool:
+    if isinstance(expected, list):
+        return any(_type_matches(value, e) for e in expected)
+    if expected == "string":
+        return isinstance(value, str)
+    if expected == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, float) and math.isfinite(value) and value.is_integer()
+        )
+    if expected == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected == "boolean":
+        return isinstance(value, bool)
+    if expected == "object":
+        return isinstance(value, dict)
+    if expected == "array":
+        return isinstance(value, list)
+    if expected == "null":
+        return value is None
+    return True  # an unknown type name: not checked
+
+
+def _same(value: Any, other: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``."""
+    return bool(value == other) and isinstance(value, bool) == isinstance(other, bool)
+
+
+# the decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a reply's text turned out to be: tool calls, with the lead-in kept as content."""
+
+    content: str
+    """The prose before the call, trimmed ("" when the whole text was the call)."""
+    calls: list[dict[str, Any]]
+    """The calls in the OpenAI chat shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``,
+    ``arguments`` a JSON string."""
+    start: int
+    """Where in the text the call begins (the lead-in is ``text[:start]``)."""
+
+
+def _calls_from(value: Any, tools: Tools | Collection[str]) -> list[dict[str, Any]] | None:
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        return None
+    schemas = tools if isinstance(tools, Mapping) else None
+    calls = []
+    for item in items:
+        if not isinstance(item, dict):
+            return None
+        name = item.get("name")
+        arguments = item.get("arguments")
+        if not isinstance(name, str) or name not in tools:
+            return None
+        if isinstance(arguments, str):
+            arguments = _loads(arguments)
+        if not isinstance(arguments, dict):
+            return None
+        if schemas is not None:
+            arguments = _echo_read_as_none(arguments, schemas[name])
+            if not validates(arguments, schemas[name]):
+                return None
+        calls.append(
+            {
+                "id": new_call_id(),
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
+            }
+        )
+    return calls
+
+
+def _echo_read_as_none(arguments: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """A tool that takes no arguments, "called" with its own parameter schema as arguments: no arguments.
+
+    Small models answer a no-argument tool with ``"arguments": {"type": "object", "properties": {}}``,
+    its schema copied from the prompt; nothing of it can reach the function, so it reads as ``{}``.
+
+    >>> _echo_read_as_none({"type": "object", "properties": {}}, {"properties": {}, "type": "object"})
+    {}
+    >>> _echo_read_as_none({"type": "object"}, {"type": "object", "properties": {"x": {}}})
+    {'type': 'object'}
+    """
+    if not isinstance(schema, Mapping) or schema.get("properties"):
+        return arguments
+    if arguments and arguments == {key: value for key, value in schema.items() if key in arguments}:
+        return {}
+    return arguments
+
+
+def _whole(text: str, tools: Tools | Collection[str]) -> list[dict[str, Any]] | None:
+    """The calls ``text`` (already trimmed) is, bare or as the whole of one fenced block."""
+    inner = _unfenced(text) if text.startswith(_FENCE) else text
+    if inner is None:
+        return None
+    value = _loads(inner)
+    return None if value is _INVALID else _calls_from(value, tools)
+
+
+def parse_text_calls(text: str, offered: Tools | Collection[str]) -> list[dict[str, Any]] | None:
+    """The tool calls ``text`` is as a whole, in the OpenAI shape, or None when it is anything else.
+
+    ``offered`` maps each offered tool to its parameter schema (or is a plain collection of
+    names, when no schema is known: then arguments need only be an object).
+
+    >>> call = parse_text_calls('{"name": "f", "arguments": {"x": 1}}', {"f"})[0]
+    >>> call["type"], call["function"]
+    ('function', {'name': 'f', 'arguments': '{"x": 1}'})
+    >>> parse_text_calls('{"name": "g", "arguments": {}}', {"f"}) is None
+    True
+    >>> parse_text_calls('Sure: {"name": "f", "arguments": {}}', {"f"}) is None
+    True
+    """
+    if not offered:
+        return None
+    return _whole(text.strip(), offered)
+
+
+def _call_start(text: str) -> int | None:
+    """Where a call after a lead-in would begin: the first brace, bracket or fence, when the prose before it
+    is a lead-in."""
+    match = _LEAD_IN_FORBIDDEN.search(text)
+    if match is None:
+        return None
+    start = match.start()
+    lead = text[:start]
+    if len(lead.strip()) > LEAD_IN_MAX or not lead.strip():
+        return None
+    return start
+
+
+def split_text_calls(text: str, tools: Tools) -> Decision | None:
+    """The decision on a whole reply: the calls it spells out and the lead-in kept, or None when it stays text.
+
+    >>> tools = {"get_price": {"type": "object", "properties": {"ticker": {"type": "string"}}}}
+    >>> d = split_text_calls('Here is the price:\\n{"name": "get_price", "arguments": {"ticker": "NVDA"}}', tools)
+    >>> d.content, d.calls[0]["function"]["arguments"]
+    ('Here is the price:', '{"ticker": "NVDA"}')
+    >>> split_text_calls('Call it as {"name": "get_price", "arguments": {"ticker": "NVDA"}} and wait.', tools)
+    """
+    if not tools or not text.strip():
+        return None
+    stripped = text.strip()
+    calls = _whole(stripped, tools)
+    if calls is not None:
+        return Decision("", calls, 0)
+    start = _call_start(text)
+    if start is None or text[start] == "[":
+        return None  # after a lead-in, exactly one call (an object, bare or fenced)
+    calls = _whole(text[start:].strip(), tools)
+    if calls is None or len(calls) != 1:
+        return None
+    return Decision(text[:start].strip(), calls, start)
+
+
+# while streaming
+
+
+def _could_open_fence(text: str) -> bool:
+    """Whether ``text`` (starting with a backtick) can still become the opening line of a json fence."""
+    if len(text) <= len(_FENCE):
+        return _FENCE.startswith(text)
+    if not text.startswith(_FENCE):
+        return False
+    line, newline, _ = text[len(_FENCE) :].partition("\n")
+    language = line.strip().lower()
+    if newline:
+        return language in _FENCE_LANGUAGES
+    return any(candidate.startswith(language) for candidate in _FENCE_LANGUAGES)
+
+
 def still_possible(text: str) -> bool:
-    """Whether a stream whose content so far is ``text`` may still turn out to be a text tool call.
+    """Whether a stream whose content so far is ``text`` may still turn out, as a whole, to be a text tool call.
 
     >>> still_possible("  {\\"name\\": ")
     True
@@ -190,106 +498,77 @@ def still_possible(text: str) -> bool:
     return close < 0 or not body[close + len(_FENCE) :].strip()
 
 
-@dataclass
-class _Choice:
-    """One choice of a stream while its content is being watched."""
+class CallWatch:
+    """The decision of `split_text_calls`, made while one reply's text streams in.
 
-    text: str = ""
-    held: list[dict[str, Any]] = field(default_factory=list)
-    passing: bool = False
-
-
-class StreamRepair:
-    """Holds back a chat stream's chunks only while its content may be a text tool call.
-
-    Feed each parsed chunk to `feed`; it yields the chunks to send on, in order.
-    Prose is passed on as soon as its first non-blank character rules a call out.
-    When a held choice finishes, its text either becomes ``delta.tool_calls``
-    chunks with ``finish_reason: "tool_calls"``, or the held chunks go out unchanged.
+    `add` each piece of text; `holding` says whether what arrived since the text could
+    become a call must be held back (prose is passed on as soon as it rules a call out,
+    and a lead-in streams as it comes). `decide` at the end gives the decision, and
+    `unsent` the part of the lead-in that was held back and still has to be sent as content.
     """
 
-    def __init__(self, offered: Collection[str]) -> None:
-        self.offered = frozenset(offered)
-        self._choices: dict[int, _Choice] = {}
-        self._held_order: list[dict[str, Any]] = []
+    def __init__(self, tools: Tools) -> None:
+        self.tools = tools
+        self.text = ""
+        self.sent = 0
+        """How much of the text was passed on (released) before the hold began."""
+        self.holding = False
+        self.settled = not tools
+        """Nothing this reply still says can make it a call."""
+        self._scanners: dict[int, _Scanner] = {}
 
-    @property
-    def holding(self) -> bool:
-        return bool(self._held_order)
+    def add(self, piece: str) -> bool:
+        """Take the next piece of text; whether it (and what comes after it) must be held."""
+        self.text += piece
+        if self.settled:
+            return False
+        if self._possible(0):
+            if self.text:
+                self.holding = True  # blanks too: the first character decides
+            return self.holding
+        start = _call_start(self.text)
+        if start is not None and self.text[start] != "[" and start >= self.sent and self._possible(start):
+            self.holding = True
+            return True
+        if start is None and not _LEAD_IN_FORBIDDEN.search(self.text) and len(self.text.strip()) <= LEAD_IN_MAX:
+            if self.text.endswith("`"):
+                self.holding = True  # perhaps the start of a fence
+                return True
+            self.release()
+            return False  # still a lead-in: streamed as it comes
+        self.settled = True
+        self.release()
+        return False
 
-    def feed(self, chunk: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """The chunks to send on now that ``chunk`` arrived."""
-        choices = chunk.get("choices")
-        if not self.offered:
-            yield chunk
-            return
-        if choices == [] and self.holding:
-            self._held_order.append(chunk)  # a usage-only chunk: keep the stream's order
-            return
-        if not isinstance(choices, list) or not choices:
-            yield from self._release_all()
-            yield chunk
-            return
-        if len(choices) != 1 or not isinstance(choices[0], dict):
-            yield from self._release_all()
-            yield chunk
-            return
-        choice = choices[0]
-        index = int(choice.get("index") or 0)
-        state = self._choices.setdefault(index, _Choice())
-        raw_delta = choice.get("delta")
-        delta: dict[str, Any] = raw_delta if isinstance(raw_delta, dict) else {}
-        if state.passing or delta.get("tool_calls"):
-            state.passing = True
-            yield from self._release_all()
-            yield chunk
-            return
-        content = delta.get("content")
-        if isinstance(content, str):
-            state.text += content
-        if not still_possible(state.text):
-            state.passing = True
-            yield from self._release_all()
-            yield chunk
-            return
-        if not state.text and not self.holding and choice.get("finish_reason") is None:
-            yield chunk  # no content yet (a role, or a thinking model's reasoning): nothing to decide on
-            return
-        self._held_order.append(chunk)
-        state.held.append(chunk)
-        if choice.get("finish_reason") is not None:
-            yield from self._finish(index, chunk)
+    def _possible(self, start: int) -> bool:
+        """`still_possible` of ``text[start:]``, without rescanning JSON it has already scanned."""
+        rest = self.text[start:]
+        stripped = rest.lstrip()
+        if not stripped or stripped[0] not in "{[":
+            return still_possible(rest)  # blanks or a fence: string searches, no JSON scan
+        origin = start + len(rest) - len(stripped)
+        scanner = self._scanners.setdefault(origin, _Scanner(origin))
+        end = scanner.advance(self.text)
+        if scanner.deepest > MAX_DEPTH:
+            return False
+        return end is None or not self.text[end:].strip()
 
-    def close(self) -> Iterator[dict[str, Any]]:
-        """What is still held when the stream ends without a finish reason: sent on unchanged."""
-        yield from self._release_all()
+    def release(self) -> None:
+        """What was held has been passed on unchanged."""
+        self.holding = False
+        self.sent = len(self.text)
 
-    def _release_all(self) -> Iterator[dict[str, Any]]:
-        held, self._held_order = self._held_order, []
-        for state in self._choices.values():
-            state.held.clear()
-        yield from held
+    def decide(self) -> Decision | None:
+        """The decision on the whole text (None: what was held goes out unchanged)."""
+        if self.settled:
+            return None
+        decision = split_text_calls(self.text, self.tools)
+        if decision is None or decision.start < self.sent:
+            return None  # a call that began in text already passed on cannot be taken back
+        return decision
 
-    def _finish(self, index: int, last: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        state = self._choices[index]
-        calls = parse_text_calls(state.text, self.offered) if state.text.strip() else None
-        if calls is None:
-            state.passing = True
-            yield from self._release_all()
-            return
-        ours = {id(chunk) for chunk in state.held}
-        others = [chunk for chunk in self._held_order if id(chunk) not in ours]
-        self._held_order = []
-        state.held.clear()
-        state.passing = True
-        yield from others
-        frame = {key: value for key, value in last.items() if key not in ("choices", "usage")}
-        for position, call in enumerate(calls):
-            delta: dict[str, Any] = {"tool_calls": [{"index": position, **call}]}
-            if position == 0:
-                delta = {"role": "assistant", "content": None, **delta}
-            yield {**frame, "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
-        finish: dict[str, Any] = {**frame, "choices": [{"index": index, "delta": {}, "finish_reason": "tool_calls"}]}
-        if "usage" in last:
-            finish["usage"] = last["usage"]
-        yield finish
+    def unsent(self, decision: Decision) -> str:
+        """The part of the lead-in that was held back: it still has to reach the client as content."""
+        if decision.start <= self.sent:
+            return ""
+        return self.text[self.sent : decision.start].rstrip() if self.sent else decision.content

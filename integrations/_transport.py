@@ -17,13 +17,16 @@ And a few answers need a second look:
   without a word; usage shows it, and `ContextTruncated` says so.
 
 The transports rewrite only ``chat/completions`` and ``completions`` POSTs, filling what
-the caller left out; values the caller did set are never changed. Everything else passes
+the caller left out; values the caller did set are never changed. Answers to requests that
+offered tools on ``/v1/responses`` get the same text tool-call repair (`repaired`), and
+`NativeTransport` brings it to the ``ollama`` client's ``/api/chat``. Everything else passes
 through untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import threading
@@ -44,18 +47,35 @@ from integrations._images import (
     part_url,
     set_part_url,
 )
-from integrations._toolcalls import StreamRepair, offered_tools, repair_completion
+from integrations._toolcalls import Tools, offered_tools
+from integrations._toolwire import (
+    EventStream,
+    MessagesStreamRepair,
+    NativeStreamRepair,
+    ResponsesStreamRepair,
+    StreamRepair,
+    repair_completion,
+    repair_message,
+    repair_native,
+    repair_response,
+)
 from integrations.errors import CapabilityMissing, ContextTruncated
 from integrations.settings import env_name
 
 __all__ = [
+    "AsyncNativeTransport",
     "AsyncOllamaClient",
     "AsyncOllamaTransport",
+    "NativeTransport",
     "OllamaClient",
     "OllamaTransport",
+    "RepairPlan",
     "TransportOptions",
     "patch_body",
     "reasoning_effort",
+    "repair_plan",
+    "repaired",
+    "repaired_async",
 ]
 
 _PATCHED_SUFFIXES = ("/chat/completions", "/completions")
@@ -188,7 +208,7 @@ class _Exchange:
     body: dict[str, Any]
     chat: bool
     model: str
-    offered: frozenset[str]
+    offered: Tools
     messages: int
     chars: int
     remote_images: list[dict[str, Any]] = field(default_factory=list)
@@ -236,7 +256,7 @@ class _Core:
             body=patched,
             chat=chat,
             model=str(patched.get("model") or ""),
-            offered=offered_tools(patched) if chat and self.options.repair_tool_calls else frozenset(),
+            offered=offered_tools(patched) if chat and self.options.repair_tool_calls else {},
             messages=len(messages) if isinstance(messages, list) else 0,
             chars=_text_length(messages) if chat else len(str(patched.get("prompt") or "")),
             changed=patched != body,
@@ -253,7 +273,7 @@ class _Core:
         """The (possibly repaired) body of a non-streamed answer, and its usage."""
         try:
             data = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):
             return content, None
         if not isinstance(data, dict):
             return content, None
@@ -356,7 +376,7 @@ def _headers_for_rewritten(response: httpx.Response, length: int | None) -> http
 class _SSEWatch:
     """Reads a chat stream event by event: repairs text tool calls and notes the usage."""
 
-    def __init__(self, offered: frozenset[str]) -> None:
+    def __init__(self, offered: Tools) -> None:
         self.repair = StreamRepair(offered) if offered else None
         self.usage: dict[str, Any] | None = None
         self._buffer = b""
@@ -393,7 +413,7 @@ class _SSEWatch:
             return
         try:
             chunk = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             chunk = None
         if not isinstance(chunk, dict):
             if self.repair:
@@ -462,6 +482,188 @@ class _AsyncWatchedStream(httpx.AsyncByteStream):
         await self.inner.aclose()
 
 
+# Text tool calls in the other wire formats: /api/chat (native clients), /v1/responses, /v1/messages.
+# The functions take the HTTP module (httpx, or httpx2 for the Anthropic SDK): the two share their API.
+
+_REPAIRED_PATHS = {"/api/chat": "native", "/responses": "responses", "/messages": "messages"}
+
+
+@dataclass(frozen=True)
+class RepairPlan:
+    """A request whose answer may hold a text tool call: its wire format and the tools it offered."""
+
+    kind: str
+    tools: Tools
+
+
+def repair_plan(request: Any) -> RepairPlan | None:
+    """The plan for a request to ``/api/chat``, ``/v1/responses`` or ``/v1/messages`` that offers tools."""
+    if request.method != "POST":
+        return None
+    path = request.url.path.rstrip("/")
+    kind = next((k for suffix, k in _REPAIRED_PATHS.items() if path.endswith(suffix)), None)
+    if kind is None:
+        return None
+    try:
+        content = request.content
+    except Exception:  # a streamed body, not read: nothing to learn the tools from
+        return None
+    if b'"tools"' not in content:
+        return None
+    try:
+        body = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    tools = offered_tools(body) if isinstance(body, dict) else {}
+    return RepairPlan(kind, tools) if tools else None
+
+
+def _repair_whole(plan: RepairPlan, content: bytes) -> bytes | None:
+    try:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    repair = {"native": repair_native, "responses": repair_response, "messages": repair_message}[plan.kind]
+    if not repair(data, plan.tools):
+        return None
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _event_stream(plan: RepairPlan) -> EventStream:
+    if plan.kind == "native":
+        return EventStream(NativeStreamRepair(plan.tools), ndjson=True)
+    if plan.kind == "responses":
+        return EventStream(ResponsesStreamRepair(plan.tools), ndjson=False, named=True)
+    return EventStream(MessagesStreamRepair(plan.tools), ndjson=False, named=True)
+
+
+def _streamed(response: Any) -> bool:
+    kind = str(response.headers.get("content-type", ""))
+    return kind.startswith(("text/event-stream", "application/x-ndjson"))
+
+
+@functools.cache
+def _stream_classes(http: Any) -> tuple[Any, Any]:
+    """Byte streams of ``http``'s own classes that pass a body through an `EventStream`."""
+
+    class Filtered(http.SyncByteStream):  # type: ignore[misc]  # a base class of the module given
+        def __init__(self, inner: Any, events: EventStream) -> None:
+            self.inner = inner
+            self.events = events
+
+        def __iter__(self) -> Iterator[bytes]:
+            for data in self.inner:
+                out = self.events.feed(data)
+                if out:
+                    yield out
+            tail = self.events.close()
+            if tail:
+                yield tail
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class AsyncFiltered(http.AsyncByteStream):  # type: ignore[misc]  # a base class of the module given
+        def __init__(self, inner: Any, events: EventStream) -> None:
+            self.inner = inner
+            self.events = events
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            async for data in self.inner:
+                out = self.events.feed(data)
+                if out:
+                    yield out
+            tail = self.events.close()
+            if tail:
+                yield tail
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    return Filtered, AsyncFiltered
+
+
+def _rewritten(http: Any, response: Any, content: bytes) -> Any:
+    headers = http.Headers(response.headers)
+    headers.pop("content-encoding", None)
+    headers["content-length"] = str(len(content))
+    return http.Response(response.status_code, headers=headers, content=content, extensions=response.extensions)
+
+
+def repaired(http: Any, plan: RepairPlan, response: Any) -> Any:
+    """``response`` with a text tool call in it turned into the wire format's own call (sync)."""
+    if response.status_code != 200:
+        return response
+    if _streamed(response):
+        if "content-encoding" in response.headers:
+            return response
+        filtered, _ = _stream_classes(http)
+        headers = http.Headers(response.headers)
+        headers.pop("content-length", None)
+        return http.Response(
+            200, headers=headers, stream=filtered(response.stream, _event_stream(plan)), extensions=response.extensions
+        )
+    try:
+        raw = response.read()
+    finally:
+        response.close()
+    content = _repair_whole(plan, raw)
+    return _rewritten(http, response, raw if content is None else content)
+
+
+async def repaired_async(http: Any, plan: RepairPlan, response: Any) -> Any:
+    """The asynchronous twin of `repaired`."""
+    if response.status_code != 200:
+        return response
+    if _streamed(response):
+        if "content-encoding" in response.headers:
+            return response
+        _, filtered = _stream_classes(http)
+        headers = http.Headers(response.headers)
+        headers.pop("content-length", None)
+        return http.Response(
+            200, headers=headers, stream=filtered(response.stream, _event_stream(plan)), extensions=response.extensions
+        )
+    try:
+        raw = await response.aread()
+    finally:
+        await response.aclose()
+    content = _repair_whole(plan, raw)
+    return _rewritten(http, response, raw if content is None else content)
+
+
+class NativeTransport(httpx.BaseTransport):
+    """A transport for the ``ollama`` client (native ``/api/chat``): text tool calls become ``tool_calls``."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self.inner = inner or httpx.HTTPTransport(limits=_LIMITS)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        plan = repair_plan(request)
+        response = self.inner.handle_request(request)
+        return cast(httpx.Response, repaired(httpx, plan, response)) if plan else response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncNativeTransport(httpx.AsyncBaseTransport):
+    """The asynchronous twin of `NativeTransport`."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self.inner = inner or httpx.AsyncHTTPTransport(limits=_LIMITS)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        plan = repair_plan(request)
+        response = await self.inner.handle_async_request(request)
+        return cast(httpx.Response, await repaired_async(httpx, plan, response)) if plan else response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class OllamaTransport(httpx.BaseTransport):
     """A synchronous transport that patches request bodies, sends them through ``inner``, and reads the answers."""
 
@@ -488,7 +690,9 @@ class OllamaTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         exchange = self.core.begin(request)
         if exchange is None:
-            return self.inner.handle_request(request)
+            plan = repair_plan(request) if self.core.options.repair_tool_calls else None
+            response = self.inner.handle_request(request)
+            return repaired(httpx, plan, response) if plan else response
         refused = self.core.vision_refusal(exchange)
         if refused:
             return _refusal(request, refused, "capability_missing")
@@ -582,7 +786,9 @@ class AsyncOllamaTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         exchange = self.core.begin(request)
         if exchange is None:
-            return await self.inner.handle_async_request(request)
+            plan = repair_plan(request) if self.core.options.repair_tool_calls else None
+            response = await self.inner.handle_async_request(request)
+            return await repaired_async(httpx, plan, response) if plan else response
         refused = self.core.vision_refusal(exchange)
         if refused:
             return _refusal(request, refused, "capability_missing")

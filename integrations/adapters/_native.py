@@ -14,7 +14,16 @@ from typing import Any
 
 from integrations._target import Target, failover_transports
 
-__all__ = ["DEFAULT_NUM_CTX", "client_kwargs", "keep_alive", "keep_alive_seconds", "num_ctx", "sampling"]
+__all__ = [
+    "DEFAULT_NUM_CTX",
+    "client_kwargs",
+    "failover_kwargs",
+    "keep_alive",
+    "keep_alive_seconds",
+    "num_ctx",
+    "repairing_transports",
+    "sampling",
+]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
 _UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -85,10 +94,25 @@ def client_kwargs(target: Target) -> dict[str, Any]:
     return {"timeout": target.timeout(), "headers": {"Authorization": f"Bearer {target.host_key}"}}
 
 
+def repairing_transports(target: Target) -> tuple[Any, Any] | None:
+    """A sync and an async transport for ``ollama`` clients: text tool calls become ``tool_calls``, and with
+    several hosts a request that cannot connect goes to the next one.
+
+    None when neither applies (``repair_tool_calls`` off, one host): the clients use their own transports.
+    """
+    sync, asynchronous = failover_transports(target, native=True)
+    if not target.settings.repair_tool_calls:
+        return None if sync is None else (sync, asynchronous)
+    from integrations._transport import AsyncNativeTransport, NativeTransport
+
+    return NativeTransport(sync), AsyncNativeTransport(asynchronous)
+
+
 def failover_kwargs(target: Target) -> dict[str, Any]:
     """``sync_client_kwargs`` and ``async_client_kwargs`` giving LangChain's Ollama clients failover between hosts.
 
     Empty with one host. The two clients need transports of their own kind, hence two arguments.
+    (Chat models get `repairing_transports` instead, which include the failover.)
     """
     sync, asynchronous = failover_transports(target, native=True)
     if sync is None:

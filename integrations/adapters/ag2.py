@@ -106,9 +106,13 @@ def native_config_list(
 ) -> list[dict[str, Any]]:
     """Entries for AG2's native Ollama client (``api_type: "ollama"``), one per host.
 
-    AG2 Classic's native client otherwise sends ``num_ctx: 2048`` and simulates tools
-    in the prompt; these entries carry the configured or real context length and turn
-    on native tool calls when the model reports the ``tools`` capability.
+    AG2 Classic's native client otherwise sends ``num_ctx: 2048``; these entries carry the
+    configured or real context length. AG2 builds its own ``ollama.Client``, with no hook for
+    a transport, so the text tool-call repair cannot reach it: with ``repair_tool_calls`` on
+    (the default) the entries use AG2's own remedy, manual tool calling
+    (``native_tool_calls: False``: the tools are described in the prompt and AG2 reads the
+    JSON calls from the text); with it off, native tool calls when the model reports the
+    ``tools`` capability.
     """
     target, theirs = prepare(model, settings=settings, check=check, pull=pull, requires=requires, overrides=overrides)
     settings_ = target.settings
@@ -120,7 +124,7 @@ def native_config_list(
             "model": target.requested_model,
             "client_host": host.url,
             "price": [0, 0],
-            "native_tool_calls": "tools" in target.capabilities,
+            "native_tool_calls": "tools" in target.capabilities and not settings_.repair_tool_calls,
             "temperature": target.temperature,
             "top_p": target.top_p,
         }

@@ -36,8 +36,13 @@ def chat_client(
     target, theirs = prepare(
         model, settings=settings, check=check, pull=pull, requires=requires, overrides=overrides, derive=False
     )
-    client = _defaulting_client(target.hosts[0].url, _native.sampling(target), _native.keep_alive(target),
-                                target.settings.think, _native.client_kwargs(target))
+    client_kwargs = _native.client_kwargs(target)
+    transports = _native.repairing_transports(target)
+    if transports is not None:
+        client_kwargs["transport"] = transports[1]  # text tool calls become tool_calls
+    client = _defaulting_client(
+        target.hosts[0].url, _native.sampling(target), _native.keep_alive(target), target.settings.think, client_kwargs
+    )
     built: OllamaChatClient = module.OllamaChatClient(client=client, model_id=target.requested_model, **theirs)
     return built
 

@@ -28,7 +28,8 @@ def anthropic_client(
     """An ``anthropic.Anthropic`` for the first configured Ollama host (``/v1/messages``, Ollama 0.14+).
 
     ``base_url`` and ``api_key`` are explicit, so ``ANTHROPIC_BASE_URL`` and
-    ``ANTHROPIC_API_KEY`` are never read. ``/v1/messages`` cannot set ``num_ctx``:
+    ``ANTHROPIC_API_KEY`` are never read. A tool call the model wrote as JSON text
+    becomes a ``tool_use`` block (unless ``repair_tool_calls`` is off). ``/v1/messages`` cannot set ``num_ctx``:
     when it is configured, requests naming ``model`` go to the derived model that
     carries it. Keyword ``overrides`` that are settings fields change the settings;
     the rest go to ``anthropic.Anthropic``.
@@ -59,7 +60,9 @@ def _client_kwargs(target: Target, *, asynchronous: bool, extra: dict[str, Any])
     # The Anthropic SDK runs on httpx2 (httpx's successor), so its HTTP client is built from that package.
     http = require("httpx2", "anthropic")
     timeout = http.Timeout(target.settings.timeout, connect=target.settings.connect_timeout)
-    transport = _alias_transport(http, target.aliases(), asynchronous=asynchronous)
+    transport = _alias_transport(
+        http, target.aliases(), asynchronous=asynchronous, repair=target.settings.repair_tool_calls
+    )
     client_class = http.AsyncClient if asynchronous else http.Client
     return {
         "base_url": target.hosts[0].url,
@@ -91,8 +94,11 @@ def aliased_body(content: bytes, aliases: Mapping[str, str]) -> bytes | None:
     return json.dumps(body).encode()
 
 
-def _alias_transport(http: Any, aliases: Mapping[str, str], *, asynchronous: bool) -> Any:
-    """A transport that sends requests for the caller's model name to the derived model carrying ``num_ctx``."""
+def _alias_transport(http: Any, aliases: Mapping[str, str], *, asynchronous: bool, repair: bool = True) -> Any:
+    """A transport that sends requests for the caller's model name to the derived model carrying ``num_ctx``,
+    and (``repair``) turns a tool call the model wrote as JSON text into ``tool_use`` blocks."""
+    from integrations._transport import repair_plan, repaired, repaired_async
+
     table = dict(aliases)
 
     def rewrite(request: Any) -> Any:
@@ -102,19 +108,24 @@ def _alias_transport(http: Any, aliases: Mapping[str, str], *, asynchronous: boo
         if content is None:
             return request
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
-        return http.Request(request.method, request.url, headers=headers, content=content,
-                            extensions=request.extensions)
+        return http.Request(
+            request.method, request.url, headers=headers, content=content, extensions=request.extensions
+        )
 
     if asynchronous:
 
         class AsyncAliasTransport(http.AsyncHTTPTransport):  # type: ignore[misc]  # a base class known only at run time (httpx2)
             async def handle_async_request(self, request: Any) -> Any:
-                return await super().handle_async_request(rewrite(request))
+                plan = repair_plan(request) if repair else None
+                response = await super().handle_async_request(rewrite(request))
+                return await repaired_async(http, plan, response) if plan else response
 
         return AsyncAliasTransport()
 
     class AliasTransport(http.HTTPTransport):  # type: ignore[misc]  # a base class known only at run time (httpx2)
         def handle_request(self, request: Any) -> Any:
-            return super().handle_request(rewrite(request))
+            plan = repair_plan(request) if repair else None
+            response = super().handle_request(rewrite(request))
+            return repaired(http, plan, response) if plan else response
 
     return AliasTransport()

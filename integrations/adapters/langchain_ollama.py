@@ -28,8 +28,9 @@ def chat_ollama(
     """A ``ChatOllama`` that sends ``num_ctx``, ``keep_alive`` and sampling with every request.
 
     ``ChatOllama`` otherwise leaves ``num_ctx`` to Ollama's small default and its client
-    has no timeout at all. Keyword ``overrides`` that are settings fields change the
-    settings; the rest go to ``ChatOllama``.
+    has no timeout at all. Its clients' transports turn a tool call the model wrote as
+    JSON text into ``tool_calls`` (unless ``repair_tool_calls`` is off). Keyword
+    ``overrides`` that are settings fields change the settings; the rest go to ``ChatOllama``.
     """
     module = require("langchain_ollama", "langchain-ollama")
     target, theirs = prepare(
@@ -48,6 +49,10 @@ def chat_ollama(
         "client_kwargs": _native.client_kwargs(target),
         **_native.failover_kwargs(target),
     }
+    transports = _native.repairing_transports(target)
+    if transports is not None:
+        kwargs["sync_client_kwargs"] = {"transport": transports[0]}
+        kwargs["async_client_kwargs"] = {"transport": transports[1]}
     if target.settings.think is not None:
         kwargs["reasoning"] = target.settings.think
     kwargs.update(theirs)

@@ -29,8 +29,10 @@ def llm(
     """A LlamaIndex ``Ollama`` LLM with a cold-load timeout, ``num_ctx`` and ``keep_alive`` set.
 
     Its own request timeout is 30 s, which a cold model load exceeds; its context
-    window otherwise comes from a lookup at the first request. Keyword ``overrides``
-    that are settings fields change the settings; the rest go to ``Ollama``.
+    window otherwise comes from a lookup at the first request. Its ``ollama`` clients are
+    built here, with transports that turn a tool call the model wrote as JSON text into
+    ``tool_calls`` (unless ``repair_tool_calls`` is off). Keyword ``overrides`` that are
+    settings fields change the settings; the rest go to ``Ollama``.
     """
     module = require("llama_index.llms.ollama", "llamaindex")
     target, theirs = prepare(
@@ -48,6 +50,13 @@ def llm(
         "additional_kwargs": extra,
         "headers": _native.client_kwargs(target)["headers"],
     }
+    transports = _native.repairing_transports(target)
+    if transports is not None:
+        import ollama
+
+        client_kwargs = _native.client_kwargs(target)
+        kwargs["client"] = ollama.Client(host=target.hosts[0].url, transport=transports[0], **client_kwargs)
+        kwargs["async_client"] = ollama.AsyncClient(host=target.hosts[0].url, transport=transports[1], **client_kwargs)
     if target.settings.think is not None:
         kwargs["thinking"] = target.settings.think
     kwargs.update(theirs)

@@ -10,7 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations._toolcalls import StreamRepair, parse_text_calls, repair_completion, still_possible
+from integrations._toolcalls import (
+    LEAD_IN_MAX,
+    MAX_DEPTH,
+    CallWatch,
+    parse_text_calls,
+    split_text_calls,
+    still_possible,
+    validates,
+)
+from integrations._toolwire import StreamRepair, repair_completion
 from integrations._transport import AsyncOllamaTransport, OllamaTransport, TransportOptions
 
 OFFERED = {"get_price", "get_news"}
@@ -372,3 +381,224 @@ def test_the_async_transport_repairs_too(stream: bool) -> None:
         return list(calls.values())
 
     assert asyncio.run(ask()) == [("get_price", {"ticker": "NVDA"}), ("get_news", {"topic": "x"})]
+
+
+# arguments checked against the offered tool's schema, and bounded
+
+
+PRICE_SCHEMA = {
+    "type": "object",
+    "properties": {"ticker": {"type": "string"}, "currency": {"type": "string", "enum": ["USD", "EUR"]}},
+    "required": ["ticker"],
+}
+SCHEMAS: dict[str, Any] = {"get_price": PRICE_SCHEMA, "get_news": {"type": "object", "properties": {}}}
+
+
+def _call(arguments: Any, name: str = "get_price") -> str:
+    return json.dumps({"name": name, "arguments": arguments})
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"ticker": "NVDA", "shell": "rm -rf /"},
+        {"ticker": 5},
+        {},
+        {"ticker": "NVDA", "currency": "GBP"},
+        {"ticker": None},
+        json.dumps({"ticker": ["NVDA"]}),
+    ],
+    ids=["extra-key", "wrong-type", "required-missing", "not-in-enum", "null", "string-arguments-wrong-type"],
+)
+def test_arguments_that_do_not_validate_stay_text(arguments: Any) -> None:
+    assert parse_text_calls(_call(arguments), SCHEMAS) is None
+    assert split_text_calls(_call(arguments), SCHEMAS) is None
+    completion = _completion(_call(arguments))
+    assert not repair_completion(completion, SCHEMAS)
+    assert completion["choices"][0]["message"]["content"] == _call(arguments)
+
+
+def test_arguments_that_validate_become_a_call() -> None:
+    calls = parse_text_calls(_call({"ticker": "NVDA", "currency": "EUR"}), SCHEMAS)
+    assert _arguments(calls) == [("get_price", {"ticker": "NVDA", "currency": "EUR"})]
+    assert _arguments(parse_text_calls(_call({}, "get_news"), SCHEMAS)) == [("get_news", {})]
+
+
+@pytest.mark.parametrize(
+    ("value", "schema", "valid"),
+    [
+        ({"n": 2}, {"type": "object", "properties": {"n": {"type": "integer"}}}, True),
+        ({"n": 2.0}, {"type": "object", "properties": {"n": {"type": "integer"}}}, True),
+        ({"n": 2.5}, {"type": "object", "properties": {"n": {"type": "integer"}}}, False),
+        ({"n": True}, {"type": "object", "properties": {"n": {"type": "number"}}}, False),
+        ({"n": None}, {"type": "object", "properties": {"n": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}, True),
+        ({"n": 1}, {"type": "object", "properties": {"n": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}, False),
+        (
+            {"xs": [1, 2]},
+            {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "integer"}}}},
+            True,
+        ),
+        (
+            {"xs": [1, "2"]},
+            {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "integer"}}}},
+            False,
+        ),
+        (
+            {"a": {"b": 1, "c": 2}},
+            {"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {}}}}},
+            True,
+        ),
+        (
+            {"a": {"c": 2}},
+            {
+                "type": "object",
+                "properties": {"a": {"type": "object", "properties": {"b": {}}, "additionalProperties": False}},
+            },
+            False,
+        ),
+        ({"x": 1, "y": 2}, {"type": "object", "properties": {"x": {}}, "additionalProperties": True}, True),
+        (
+            {"x": 1, "y": "s"},
+            {"type": "object", "properties": {"x": {}}, "additionalProperties": {"type": "integer"}},
+            False,
+        ),
+        ({"anything": 1}, {"type": "object"}, True),
+        ({"anything": 1}, None, True),
+        (
+            {"p": {"q": "s"}},
+            {
+                "type": "object",
+                "properties": {"p": {"$ref": "#/$defs/P"}},
+                "$defs": {"P": {"type": "object", "properties": {"q": {"type": "integer"}}}},
+            },
+            False,
+        ),
+        ({"p": 1}, {"type": "object", "properties": {"p": {"$ref": "#"}}}, False),
+        ({"k": True}, {"type": "object", "properties": {"k": {"const": 1}}}, False),
+    ],
+)
+def test_the_schema_subset(value: Any, schema: Any, valid: bool) -> None:
+    assert validates(value, schema) is valid
+
+
+def _nested(depth: int) -> str:
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("where", ["arguments", "string-arguments"])
+def test_arguments_nested_5000_deep_are_text_not_an_error(where: str) -> None:
+    deep = _nested(5000)
+    text = '{"name": "get_price", "arguments": ' + (deep if where == "arguments" else json.dumps(deep)) + "}"
+    assert parse_text_calls(text, {"get_price": None}) is None
+    assert split_text_calls(text, {"get_price": None}) is None
+    watch = CallWatch({"get_price": None})
+    for piece in _pieces(text, 997):
+        watch.add(piece)
+    assert watch.decide() is None
+
+
+def test_arguments_nested_within_the_bound_are_fine() -> None:
+    text = '{"name": "get_price", "arguments": {"x": ' + _nested(MAX_DEPTH - 3) + "}}"
+    assert parse_text_calls(text, {"get_price": None}) is not None
+
+
+# a lead-in sentence before the call
+
+
+LEAD = "Here is the price of NVDA from Yahoo Finance:"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        LEAD + " " + _call({"ticker": "NVDA"}),
+        LEAD + "\n\n" + _call({"ticker": "NVDA"}) + "\n",
+        LEAD + "\n```json\n" + _call({"ticker": "NVDA"}) + "\n```",
+        "I'll use the `get_price` tool:\n" + _call({"ticker": "NVDA"}),
+    ],
+    ids=["same-line", "own-line", "fenced", "inline-code-in-lead-in"],
+)
+def test_a_lead_in_stays_content_and_the_call_becomes_a_call(text: str) -> None:
+    decision = split_text_calls(text, SCHEMAS)
+    assert decision is not None
+    assert decision.content == text[: decision.start].strip() and decision.content.endswith(":")
+    assert _arguments(decision.calls) == [("get_price", {"ticker": "NVDA"})]
+    completion = _completion(text)
+    assert repair_completion(completion, SCHEMAS)
+    message = completion["choices"][0]["message"]
+    assert message["content"] == decision.content and len(message["tool_calls"]) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "To get a price, send " + _call({"ticker": "NVDA"}) + " and the tool answers with the latest quote.",
+        "For example:\n```json\n" + _call({"ticker": "NVDA"}) + "\n```\nThat asks for NVDA's price.",
+        "Two calls: " + _call({"ticker": "NVDA"}) + " " + _call({"ticker": "AMD"}),
+        "The format is {name, arguments}, like this: " + _call({"ticker": "NVDA"}),
+        LEAD + " " + _call({"ticker": "NVDA"}, "say_hello"),
+        LEAD + " " + _call({"ticker": "NVDA", "shell": "rm -rf /"}),
+        LEAD + " " + _call({"ticker": 42}),
+        LEAD + " " + json.dumps([json.loads(_call({"ticker": "NVDA"})), json.loads(_call({"ticker": "AMD"}))]),
+        "x" * (LEAD_IN_MAX + 1) + " " + _call({"ticker": "NVDA"}),
+        "Here it is:\n```python\nprint(1)\n```\n" + _call({"ticker": "NVDA"}),
+    ],
+    ids=[
+        "example-json-in-an-explanation",
+        "fenced-example-then-prose",
+        "two-calls",
+        "braces-in-the-lead-in",
+        "unoffered-name",
+        "extra-argument",
+        "wrong-argument-type",
+        "array-after-lead-in",
+        "lead-in-too-long",
+        "code-before",
+    ],
+)
+def test_a_lead_in_false_positive_stays_text(text: str) -> None:
+    assert split_text_calls(text, SCHEMAS) is None
+    completion = _completion(text)
+    assert not repair_completion(completion, SCHEMAS)
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 1000])
+def test_a_streamed_lead_in_streams_and_the_call_follows_as_tool_calls(size: int) -> None:
+    text = LEAD + "\n" + _call({"ticker": "NVDA"})
+    chunks = _stream(_pieces(text, size))
+    out = _run(StreamRepair(SCHEMAS), chunks)
+    sent = [c for _, o in out for c in o]
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in sent if c["choices"])
+    assert content.strip() == LEAD
+    calls = [t for c in sent if c["choices"] for t in c["choices"][0]["delta"].get("tool_calls") or ()]
+    assert [(t["function"]["name"], json.loads(t["function"]["arguments"])) for t in calls] == [
+        ("get_price", {"ticker": "NVDA"})
+    ]
+    assert [c["choices"][0]["finish_reason"] for c in sent if c["choices"]][-1] == "tool_calls"
+    if size < len(LEAD):
+        first = next(i for i, o in out if o)
+        assert first < len(LEAD) // size + 1, "the lead-in streams as it comes, before the call is complete"
+
+
+def test_a_streamed_lead_in_before_an_example_goes_out_unchanged() -> None:
+    text = "For example:\n```json\n" + _call({"ticker": "NVDA"}) + "\n```\nThat asks for NVDA's price."
+    chunks = _stream(_pieces(text, 5))
+    sent = [c for _, o in _run(StreamRepair(SCHEMAS), chunks) for c in o]
+    assert sent == chunks
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"type": "object", "properties": {}}, {}),
+        ({"properties": {}}, {}),
+        ({"type": "object", "properties": {}, "extra": 1}, None),
+        ({"type": "string"}, None),
+    ],
+    ids=["whole-schema", "part-of-schema", "more-than-the-schema", "not-the-schema"],
+)
+def test_a_no_argument_tool_called_with_its_own_schema_gets_no_arguments(
+    arguments: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
+    calls = parse_text_calls(_call(arguments, "get_news"), SCHEMAS)
+    assert (_arguments(calls)[0][1] if calls else None) == expected
