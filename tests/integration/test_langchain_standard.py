@@ -169,13 +169,34 @@ class _Baseline(_Suite):
     extra: tuple[str, ...] = ()
 
 
+FULL = False
+"""Set by tests/integration/conftest.py from ``--standard-suites=full``; the default runs the CI slice."""
+
+CI_SLICE = (
+    "test_tool_calling",
+    "test_tool_calling_async",
+    "test_tool_calling_with_no_arguments",
+    "test_agent_loop",
+    "test_bind_runnables_as_tools",
+    "test_unicode_tool_call_integration",
+    "test_structured_output",
+    "test_invoke",
+    "test_stream",
+)
+"""What CI runs of the chat suite for the factories: every tool-calling test the issue names, structured
+output and the basics. The whole suite (about 100 tests, over 15 minutes on two cores) runs with
+``--standard-suites=full``; the raw baselines keep only ``test_tool_calling`` in CI."""
+
+
 def left_out(cls: type | None, name: str) -> bool:
     """Whether the suite's test ``name`` is deselected for ``cls`` (tests/integration/conftest.py asks)."""
     if name in NOT_APPLICABLE:
         return True
-    if cls is None or not issubclass(cls, _Baseline) or not name.startswith("test_"):
+    if cls is None or not name.startswith("test_") or not issubclass(cls, ChatModelIntegrationTests):
         return False
-    return name not in RAW_FAILS and name not in cls.extra
+    if issubclass(cls, _Baseline):
+        return name not in (RAW_FAILS + cls.extra if FULL else ("test_tool_calling",))
+    return not FULL and name not in CI_SLICE
 
 
 RAW_FAILS = (
