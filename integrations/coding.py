@@ -6,7 +6,9 @@ and AgentChat (`integrations.agentchat.code_team`) drive the same loop:
 * `python_blocks` finds the runnable Python in a reply (fenced or bare); a ``# filename:``
   comment on the first line is a comment, never a reason to save the program as data;
 * every reply that carries Python is run (`integrations.sandbox.run_block`, confined to the
-  work directory, with a timeout) before anything decides whether the chat is over;
+  work directory, with a timeout) before anything decides whether the chat is over; the
+  conventional aliases a program uses but never imports (``plt``, ``pd``, ``np``) are imported
+  for it (`missing_imports`);
 * the chat is over when a check of the result holds (`Done`), never because the model said a
   word: a reply that carries code which has not run never ends it;
 * a failed run goes back as the traceback's last lines plus one hint for the commonest errors
@@ -42,6 +44,7 @@ __all__ = [
     "describe_files",
     "hint",
     "installed_libraries",
+    "missing_imports",
     "named_outputs",
     "python_blocks",
     "shell_blocks",
@@ -123,6 +126,49 @@ def _looks_like_code(code: str) -> bool:
     """An untagged fence that parses may still be sample output (``42``); code has a statement or a call."""
     tree = ast.parse(code)
     return any(not isinstance(node, ast.Expr) or isinstance(node.value, ast.Call) for node in tree.body)
+
+
+_ALIASES = {
+    "plt": ("matplotlib", "import matplotlib.pyplot as plt"),
+    "pd": ("pandas", "import pandas as pd"),
+    "np": ("numpy", "import numpy as np"),
+}
+
+
+def missing_imports(code: str) -> list[str]:
+    """Import lines for the conventional aliases (``plt``, ``pd``, ``np``) a program uses but never binds.
+
+    Small models forget them more than any other line; the loop adds them before running (where
+    the library is installed) instead of spending a reply on a ``NameError``.
+
+    >>> missing_imports("df = pd.read_csv('a.csv')\\nplt.plot(df['x'])")
+    ['import pandas as pd', 'import matplotlib.pyplot as plt']
+    >>> missing_imports("import pandas as pd\\nprint(pd.__version__)"), missing_imports("np = 3\\nprint(np)")
+    ([], [])
+    """
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return []
+    bound: set[str] = set()
+    used: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store | ast.Del):
+                bound.add(node.id)
+            elif node.id in _ALIASES and node.id not in used:
+                used.append(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+    return [
+        _ALIASES[name][1]
+        for name in used
+        if name not in bound and importlib.util.find_spec(_ALIASES[name][0]) is not None
+    ]
 
 
 class Attempts:
@@ -515,7 +561,9 @@ class CodeLoop:
         self.replies_this_chat += 1
         blocks = python_blocks(reply)
         if blocks:
-            return "\n\n".join(blocks)
+            code = "\n\n".join(blocks)
+            imports = missing_imports(code)
+            return "\n".join([*imports, code]) if imports else code
         # No code: only the model confirming a clean run (where nothing else can be checked) ends the chat.
         if self._confirm:
             return self._stop("done")

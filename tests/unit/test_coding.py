@@ -213,3 +213,17 @@ def test_a_backslash_in_an_f_string_gets_the_quoting_fix() -> None:
     # Python before 3.12 refuses backslashes inside an f-string's braces; small models write them often.
     output = "    print(f'{df[\\'NVDA\\'].iloc[-1]}')\nSyntaxError: f-string expression part cannot include a backslash"
     assert "other kind of quotes" in hint(output, 1, 60)
+
+
+def test_a_forgotten_conventional_import_is_added_before_the_run(tmp_path: Path) -> None:
+    loop = CodeLoop(tmp_path, task="Write the mean of 1, 2 and 6 to mean.txt.")
+    step = loop.step(fence("m = np.mean([1, 2, 6])\nopen('mean.txt', 'w').write(str(m))"))
+    assert step.run is not None and step.run.exit_code == 0, step.run.output if step.run else None
+    assert step.run.code.startswith("import numpy as np\n") and loop.finished
+    assert (tmp_path / "mean.txt").read_text() == "3.0"
+
+
+def test_an_unknown_name_is_not_imported_for_the_model(tmp_path: Path) -> None:
+    loop = CodeLoop(tmp_path, task="Write the mean to mean.txt.")
+    step = loop.step(fence("print(sp.mean([1, 2]))"))
+    assert step.run is not None and "NameError: name 'sp'" in step.run.output
