@@ -1,0 +1,165 @@
+"""Remove a behaviour, run the tests named for it, and see them go red: a short list of hand-written mutants.
+
+Each mutant is one exact edit that takes away a behaviour (a file, the text it
+replaces, the replacement) and the tests that claim to check that behaviour. The
+script copies the tree into a temporary directory per mutant, applies the edit
+there, and runs only those tests with the copy first on ``PYTHONPATH``. A mutant
+is *killed* when the tests fail and *survives* when they pass; a survivor names a
+test that would not notice the behaviour going.
+
+Run it from the checkout (it is not part of the test suite or CI: it runs many
+model tests and takes tens of minutes)::
+
+    python tests/mutants.py                 # every mutant, then the table
+    python tests/mutants.py --list          # names and tests only
+    python tests/mutants.py cache decider   # the mutants whose names contain a word
+    python tests/mutants.py --no-baseline   # skip the first run of all named tests on the unchanged tree
+
+The baseline run checks that the named tests pass on the unchanged tree first; a
+test that fails there kills every mutant without telling anything. Exit status:
+0 when every mutant is killed, 1 when one survives or a run breaks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 1800
+"""Seconds one mutant's tests may take before the run counts as broken (a mutant can make a test hang)."""
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+    why: str = ""
+
+
+CORE = "tests/integration/embedded/test_embedded_core.py"
+SLOTS = "tests/unit/embedded/test_prompt_cache.py"
+DECIDER = "tests/integration/embedded/test_decider_model.py"
+FRAMEWORKS = "tests/integration/test_frameworks_real.py"
+TURNS = "tests/unit/examples/test_code_turns.py"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # -- the nine of the review, and what they now catch --------------------------------------------
+    Mutant(
+        "cache: a saved state is never put back",
+        "integrations/embedded/slots.py",
+        "if int(llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.size, 0)) <= 0:",
+        "if False:",
+        (f"{CORE}::test_a_resumed_conversation_answers_as_without_the_cache",),
+    ),
+)
+
+
+def _copy_tree(target: Path) -> None:
+    """The checkout's files (tracked and new, not ignored), as they are on disk now."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, check=True, capture_output=True,
+    ).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+
+
+def _apply(tree: Path, mutant: Mutant) -> None:
+    path = tree / mutant.path
+    text = path.read_text()
+    count = text.count(mutant.old)
+    if count != 1:
+        raise SystemExit(f"mutant {mutant.name!r}: the text to replace occurs {count} times in {mutant.path}, not once")
+    path.write_text(text.replace(mutant.old, mutant.new))
+
+
+def _pytest(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
+    """Run ``tests`` in ``tree`` (first on the path); the exit status (-1: timed out) and seconds."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
+    started = time.monotonic()
+    with log.open("w") as out:
+        try:
+            status = subprocess.run(command, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    timeout=TIMEOUT, check=False).returncode
+        except subprocess.TimeoutExpired:
+            status = -1
+    return status, time.monotonic() - started
+
+
+def _outcome(status: int) -> str:
+    # pytest: 0 all passed, 1 some failed; anything else (interrupted, usage error, no tests) is a broken run
+    return {0: "survived", 1: "killed"}.get(status, "timed out" if status < 0 else f"error ({status})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("words", nargs="*", help="run only the mutants whose names contain one of these words")
+    parser.add_argument("--list", action="store_true", help="list the mutants and their tests, run nothing")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run of the named tests unchanged")
+    parser.add_argument("--keep", action="store_true", help="keep the mutated trees and logs (printed)")
+    args = parser.parse_args(argv)
+
+    chosen = [m for m in MUTANTS if not args.words or any(w.lower() in m.name.lower() for w in args.words)]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name}\n  {m.path}\n  " + "\n  ".join(m.tests))
+        return 0
+    if not chosen:
+        print("no mutant matches", file=sys.stderr)
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="mutants-"))
+    try:
+        if not args.no_baseline:
+            tree = work / "baseline"
+            _copy_tree(tree)
+            tests = sorted({t for m in chosen for t in m.tests})
+            status, seconds = _pytest(tree, tests, work / "baseline.log")
+            print(f"baseline: {len(tests)} tests on the unchanged tree: "
+                  f"{'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s", flush=True)
+            if status != 0:
+                print((work / "baseline.log").read_text()[-3000:], file=sys.stderr)
+                return 1
+        rows = []
+        for i, mutant in enumerate(chosen, 1):
+            tree = work / f"m{i}"
+            _copy_tree(tree)
+            _apply(tree, mutant)
+            status, seconds = _pytest(tree, list(mutant.tests), work / f"m{i}.log")
+            rows.append((mutant, _outcome(status), seconds))
+            print(f"[{i}/{len(chosen)}] {_outcome(status):9} {seconds:5.0f} s  {mutant.name}", flush=True)
+            if not args.keep:
+                shutil.rmtree(tree, ignore_errors=True)
+        width = max(len(m.name) for m, _, _ in rows)
+        print(f"\n{'mutant':{width}}  {'outcome':9}  seconds  tests")
+        for mutant, outcome, seconds in rows:
+            print(f"{mutant.name:{width}}  {outcome:9}  {seconds:7.0f}  {len(mutant.tests)}")
+        killed = sum(outcome == "killed" for _, outcome, _ in rows)
+        print(f"\n{killed} of {len(rows)} killed; survivors and broken runs:")
+        for i, (mutant, outcome, _) in enumerate(rows, 1):
+            if outcome != "killed":
+                print(f"  {mutant.name}: {outcome}" + (f" (log: {work / f'm{i}.log'})" if args.keep else ""))
+        return 0 if killed == len(rows) else 1
+    finally:
+        if args.keep:
+            print(f"trees and logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
