@@ -48,7 +48,7 @@ class Mutant:
 
 
 CORE = "tests/integration/embedded/test_embedded_core.py"
-SLOTS = "tests/unit/embedded/test_prompt_cache.py"
+SLOTS = "tests/integration/embedded/test_prompt_cache.py"
 DECIDER = "tests/integration/embedded/test_decider_model.py"
 FRAMEWORKS = "tests/integration/test_frameworks_real.py"
 TURNS = "tests/unit/examples/test_code_turns.py"
@@ -58,9 +58,44 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "cache: a saved state is never put back",
         "integrations/embedded/slots.py",
-        "if int(llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.size, 0)) <= 0:",
-        "if False:",
+        "restored = int(llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.size, 0)) > 0",
+        "restored = True",
         (f"{CORE}::test_a_resumed_conversation_answers_as_without_the_cache",),
+    ),
+    Mutant(
+        "cache: the newest state is evicted instead of the least recently saved",
+        "integrations/embedded/slots.py",
+        "self._saved.pop(0)",
+        "self._saved.pop()",
+        (f"{SLOTS}::test_least_recently_saved_states_are_evicted_to_stay_within_the_budget",),
+    ),
+    Mutant(
+        "cache: a state another extends is kept beside it",
+        "integrations/embedded/slots.py",
+        "self._saved = [s for s in self._saved if common_prefix(s.tokens, tokens) < len(s.tokens)]",
+        "pass",
+        (f"{SLOTS}::test_a_state_that_another_extends_is_superseded",),
+    ),
+    Mutant(
+        "cache: a switch that saves only a few tokens is made anyway",
+        "integrations/embedded/slots.py",
+        "if best is None or best_prefix < live_prefix + MIN_GAIN:",
+        "if best is None or best_prefix < live_prefix:",
+        (f"{SLOTS}::test_a_saved_state_is_restored_only_when_it_saves_more_than_a_few_tokens",),
+    ),
+    Mutant(
+        "cache: an interrupted conversation is not saved",
+        "integrations/embedded/slots.py",
+        "        if len(live) - live_prefix >= MIN_GAIN:\n            self.save(llm)",
+        "        pass",
+        (f"{SLOTS}::test_a_conversation_that_another_interrupts_is_saved_and_put_back",),
+    ),
+    Mutant(
+        "cache: after a failed restore the context still claims the old tokens",
+        "integrations/embedded/slots.py",
+        "llm.reset()  # llama.cpp cleared the sequence",
+        "pass  # llama.cpp cleared the sequence",
+        (f"{SLOTS}::test_a_failed_restore_leaves_an_empty_context_and_drops_the_state",),
     ),
 )
 
