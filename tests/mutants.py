@@ -53,6 +53,11 @@ DECIDER = "tests/integration/embedded/test_decider_model.py"
 FRAMEWORKS = "tests/integration/test_frameworks_real.py"
 TURNS = "tests/unit/examples/test_code_turns.py"
 
+DECIDER_CASES = tuple(
+    f"{DECIDER}::test_a_required_call_is_the_one_the_question_asks_for[{case}]"
+    for case in ("tesla", "nvidia", "weather", "weather-by-description")
+)
+
 MUTANTS: tuple[Mutant, ...] = (
     # -- the nine of the review, and what they now catch --------------------------------------------
     Mutant(
@@ -96,6 +101,68 @@ MUTANTS: tuple[Mutant, ...] = (
         "llm.reset()  # llama.cpp cleared the sequence",
         "pass  # llama.cpp cleared the sequence",
         (f"{SLOTS}::test_a_failed_restore_leaves_an_empty_context_and_drops_the_state",),
+    ),
+    Mutant(
+        "decider: a required call is sampled after a bare 'Say hi.' instead of the conversation",
+        "integrations/embedded/planning.py",
+        "prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))",
+        'prompt = lm.render_chat([{"role": "user", "content": "Say hi."}])',
+        DECIDER_CASES,
+    ),
+    Mutant(
+        "decider: the tools do not reach the template (the grammar alone knows them)",
+        "integrations/embedded/planning.py",
+        "prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))",
+        "prompt = lm.render_chat(structured_turns(messages, lm.record.system))",
+        DECIDER_CASES,
+    ),
+    Mutant(
+        "crewai: a repaired call's argument values are lost",
+        "integrations/_toolcalls.py",
+        '"function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},',
+        '"function": {"name": name, "arguments": json.dumps(dict.fromkeys(arguments, 2))},',
+        (f"{FRAMEWORKS}::test_crewai_llm_tool_call",),
+    ),
+    Mutant(
+        "agentchat: a program sent again is not called out",
+        "examples/nvda_tsla_agentchat.py",
+        "reply = _chart_task.feedback(outcome.output, outcome.exit_code, verdict, timeout, repeated=repeated)",
+        "reply = _chart_task.feedback(outcome.output, outcome.exit_code, verdict, timeout, repeated=False)",
+        (f"{TURNS}::test_agentchat_calls_out_a_program_sent_again",),
+    ),
+    Mutant(
+        "agentchat: the example runs model code in autogen-ext's unconfined executor",
+        "examples/_common.py",
+        "    return ConfinedLocalCodeExecutor(work_dir, timeout=timeout)",
+        "    from autogen_ext.code_executors.local import LocalCommandLineCodeExecutor\n\n"
+        "    return LocalCommandLineCodeExecutor(work_dir=work_dir, timeout=timeout)",
+        (
+            f"{TURNS}::test_agentchat_retries_a_refusal_and_runs_code_before_stopping",
+            f"{TURNS}::test_agentchat_calls_out_a_program_sent_again",
+            f"{TURNS}::test_agentchat_starts_over_once_after_three_failed_replies",
+            "tests/integration/examples/test_nvda_tsla_agentchat.py",
+        ),
+    ),
+    Mutant(
+        "factories: AG2's entries carry no model",
+        "integrations/adapters/ag2.py",
+        '"model": target.model,',
+        '"model": None,',
+        ("tests/unit/test_factories.py::test_contract",),
+    ),
+    Mutant(
+        "factories: AG2's entries name only the first host",
+        "integrations/adapters/ag2.py",
+        "        for host in target.hosts\n",
+        "        for host in target.hosts[:1]\n",
+        ("tests/unit/test_factories.py::test_contract",),
+    ),
+    Mutant(
+        "openai: response_format json_object is ignored",
+        "integrations/embedded/openai_compat.py",
+        'if kind == "json_object":\n        return "json"',
+        'if kind == "json_object":\n        return None',
+        ("tests/integration/embedded/test_embedded_openai_sdk.py::test_json_object_response_format",),
     ),
 )
 

@@ -244,7 +244,9 @@ def test_crewai_llm_tool_call(decider: OllamaSettings) -> None:
         return a * b
 
     result = llm(settings=decider).call(QUESTION, tools=tools, available_functions={"multiply": record})
-    assert calls and str(calls[0][0] * calls[0][1]) in str(result)
+    # CrewAI returns the tool's own return value, so the arguments the model chose are checked themselves
+    assert calls in ([(17, 23)], [(23, 17)]), calls
+    assert str(result) == "391"
 
 
 # LlamaIndex
