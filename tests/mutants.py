@@ -164,6 +164,34 @@ MUTANTS: tuple[Mutant, ...] = (
         'if kind == "json_object":\n        return None',
         ("tests/integration/embedded/test_embedded_openai_sdk.py::test_json_object_response_format",),
     ),
+    Mutant(
+        "plumbing: a LangChain tool round trip on the test model loses its marker",
+        FRAMEWORKS,
+        "@pytest.mark.plumbing\ndef test_chat_ollama_tool_round_trip(",
+        "def test_chat_ollama_tool_round_trip(",
+        (f"{FRAMEWORKS}::test_chat_ollama_tool_round_trip",),
+    ),
+    Mutant(
+        "plumbing: the ollama client's tool round trip loses its marker",
+        "tests/integration/embedded/test_embedded_ollama_client.py",
+        "@pytest.mark.plumbing\ndef test_chat_tools_auto_calls_then_answers_after_tool_result(",
+        "def test_chat_tools_auto_calls_then_answers_after_tool_result(",
+        ("tests/integration/embedded/test_embedded_ollama_client.py::test_chat_tools_auto_calls_then_answers_after_tool_result",),
+    ),
+    Mutant(
+        "names: a model or tag part may be '..'",
+        "integrations/names.py",
+        '_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}")',
+        '_PART = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,79}")',
+        ("tests/reliability/test_bad_input.py::test_fuzzed_model_names_parse_or_raise_config_error",),
+    ),
+    Mutant(
+        "names: a namespace part may be '..'",
+        "integrations/names.py",
+        '_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}")',
+        '_NAMESPACE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,79}")',
+        ("tests/reliability/test_bad_input.py::test_fuzzed_model_names_parse_or_raise_config_error",),
+    ),
 )
 
 
