@@ -176,7 +176,9 @@ MUTANTS: tuple[Mutant, ...] = (
         "tests/integration/embedded/test_embedded_ollama_client.py",
         "@pytest.mark.plumbing\ndef test_chat_tools_auto_calls_then_answers_after_tool_result(",
         "def test_chat_tools_auto_calls_then_answers_after_tool_result(",
-        ("tests/integration/embedded/test_embedded_ollama_client.py::test_chat_tools_auto_calls_then_answers_after_tool_result",),
+        (
+            "tests/integration/embedded/test_embedded_ollama_client.py::test_chat_tools_auto_calls_then_answers_after_tool_result",
+        ),
     ),
     Mutant(
         "names: a model or tag part may be '..'",
@@ -192,15 +194,103 @@ MUTANTS: tuple[Mutant, ...] = (
         '_NAMESPACE = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]{0,79}")',
         ("tests/reliability/test_bad_input.py::test_fuzzed_model_names_parse_or_raise_config_error",),
     ),
+    # -- the three "also seen", whose expected values came from the code under test -----------------
+    Mutant(
+        "config: LangChain's printed config and ChatOpenAI lose the retries",
+        "integrations/adapters/langchain.py",
+        '        "timeout": target.settings.timeout,\n        "max_retries": target.settings.max_retries,',
+        '        "timeout": target.settings.timeout,\n        "max_retries": 0,',
+        ("tests/unit/test_config_render.py::test_langchain_format_is_what_chat_openai_gets",),
+    ),
+    Mutant(
+        "sandbox: the Landlock ABI is reported as at most 1",
+        "integrations/sandbox.py",
+        "return max(int(version), 0)",
+        "return min(max(int(version), 0), 1)",
+        ("tests/unit/test_sandbox.py::test_confinement_reports_what_this_machine_offers",),
+    ),
+    Mutant(
+        "options: num_thread is capped at every CPU, not the ones this process may use",
+        "integrations/embedded/protocol.py",
+        "return max(1, len(os.sched_getaffinity(0)))",
+        "return max(1, os.cpu_count() or 1)",
+        ("tests/unit/embedded/test_option_limits.py::test_num_thread_is_lowered_to_the_cpus_this_process_may_use",),
+    ),
+    # -- the strongest existing tests, kept honest ---------------------------------------------------
+    Mutant(
+        "repair: a fenced json block is not read as a call",
+        "integrations/_toolcalls.py",
+        "inner = _unfenced(stripped) if stripped.startswith(_FENCE) else stripped",
+        "inner = stripped",
+        ("tests/unit/test_tool_call_repair.py",),
+    ),
+    Mutant(
+        "repair: a call to a tool that was not offered is accepted",
+        "integrations/_toolcalls.py",
+        "if not isinstance(name, str) or name not in offered:",
+        "if not isinstance(name, str):",
+        ("tests/unit/test_tool_call_repair.py",),
+    ),
+    Mutant(
+        "sandbox: descendants that left the process group are not killed",
+        "integrations/sandbox.py",
+        "                os.kill(pid, signal.SIGKILL)",
+        "                pass",
+        (
+            "tests/unit/test_sandbox.py::test_a_timeout_kills_every_process_the_code_started",
+            "tests/unit/test_sandbox.py::test_processes_left_behind_by_a_finished_block_are_killed",
+        ),
+    ),
+    Mutant(
+        "decider: a tool result's content never reaches the template",
+        "integrations/embedded/prompting.py",
+        'turn: dict[str, Any] = {"role": m.role, "content": m.content}',
+        'turn: dict[str, Any] = {"role": m.role, "content": "" if m.role == "tool" else m.content}',
+        (f"{DECIDER}::test_after_a_tool_result_the_model_answers_from_it",),
+    ),
+    Mutant(
+        "server: a client that leaves does not cancel its generation",
+        "integrations/embedded/bridge.py",
+        "                yield item\n        finally:\n            self.cancel.set()",
+        "                yield item\n        finally:\n            pass",
+        ("tests/integration/embedded/test_embedded_robustness.py::test_client_disconnect_stops_generation",),
+    ),
+    Mutant(
+        "server: stop sequences are ignored",
+        "integrations/embedded/runtime.py",
+        "stops = [s for s in opts.stop if s]",
+        "stops = []",
+        ("tests/integration/embedded/test_embedded_openai_sdk.py::test_stop_sequence",),
+    ),
+    Mutant(
+        "hosts: a scheme's own port is not the default",
+        "integrations/hosts.py",
+        "default_port = _SCHEME_PORTS[scheme] if sep else DEFAULT_PORT",
+        "default_port = DEFAULT_PORT",
+        ("tests/unit/test_hosts.py::test_agrees_with_the_official_client",),
+    ),
+    Mutant(
+        "hosts: a path after the host is dropped",
+        "integrations/hosts.py",
+        'path = split.path.strip("/")',
+        'path = ""',
+        ("tests/unit/test_hosts.py::test_agrees_with_the_official_client",),
+    ),
 )
 
 
 def _copy_tree(target: Path) -> None:
     """The checkout's files (tracked and new, not ignored), as they are on disk now."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, listed):
         source = ROOT / name
         if source.is_file():
@@ -219,13 +309,17 @@ def _apply(tree: Path, mutant: Mutant) -> None:
 
 def _pytest(tree: Path, tests: list[str], log: Path) -> tuple[int, float]:
     """Run ``tests`` in ``tree`` (first on the path); the exit status (-1: timed out) and seconds."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    }
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
     started = time.monotonic()
     with log.open("w") as out:
         try:
-            status = subprocess.run(command, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                    timeout=TIMEOUT, check=False).returncode
+            status = subprocess.run(
+                command, cwd=tree, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=TIMEOUT, check=False
+            ).returncode
         except subprocess.TimeoutExpired:
             status = -1
     return status, time.monotonic() - started
@@ -259,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
             _copy_tree(tree)
             tests = sorted({t for m in chosen for t in m.tests})
             status, seconds = _pytest(tree, tests, work / "baseline.log")
-            print(f"baseline: {len(tests)} tests on the unchanged tree: "
-                  f"{'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s", flush=True)
+            print(
+                f"baseline: {len(tests)} tests on the unchanged tree: "
+                f"{'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
+                flush=True,
+            )
             if status != 0:
                 print((work / "baseline.log").read_text()[-3000:], file=sys.stderr)
                 return 1
@@ -272,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             status, seconds = _pytest(tree, list(mutant.tests), work / f"m{i}.log")
             rows.append((mutant, _outcome(status), seconds))
             print(f"[{i}/{len(chosen)}] {_outcome(status):9} {seconds:5.0f} s  {mutant.name}", flush=True)
+            if status != 1:  # a survivor or a broken run: show how the tests ended
+                print("    " + "\n    ".join((work / f"m{i}.log").read_text().splitlines()[-15:]), flush=True)
             if not args.keep:
                 shutil.rmtree(tree, ignore_errors=True)
         width = max(len(m.name) for m, _, _ in rows)

@@ -15,7 +15,6 @@ from typing import Any
 import _chart_task
 import nvda_tsla
 import nvda_tsla_agentchat
-import pytest
 
 from integrations import OllamaSettings
 from tests.unit.examples.test_nvda_tsla import GOOD_SCRIPT
