@@ -44,7 +44,6 @@ class Mutant:
     old: str
     new: str
     tests: tuple[str, ...]
-    why: str = ""
 
 
 CORE = "tests/integration/embedded/test_embedded_core.py"
@@ -253,6 +252,15 @@ MUTANTS: tuple[Mutant, ...] = (
         "integrations/embedded/bridge.py",
         "                yield item\n        finally:\n            self.cancel.set()",
         "                yield item\n        finally:\n            pass",
+        ("tests/integration/embedded/test_embedded_robustness.py::test_client_disconnect_stops_generation",),
+    ),
+    Mutant(
+        "server: a cancelled generation samples on to its token budget",
+        "integrations/embedded/runtime.py",
+        "                    if cancel is not None and cancel.is_set():\n"
+        '                        result.done_reason = "stop"\n'
+        "                        break\n",
+        "",
         ("tests/integration/embedded/test_embedded_robustness.py::test_client_disconnect_stops_generation",),
     ),
     Mutant(
