@@ -8,7 +8,7 @@ is *killed* when the tests fail and *survives* when they pass; a survivor names 
 test that would not notice the behaviour going.
 
 Run it from the checkout (it is not part of the test suite or CI: it runs many
-model tests and takes tens of minutes)::
+model tests and takes about 20 minutes on two cores)::
 
     python tests/mutants.py                 # every mutant, then the table
     python tests/mutants.py --list          # names and tests only
