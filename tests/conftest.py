@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,45 @@ def isolated_environment(
 @pytest.fixture
 def stub() -> Iterator[Stub]:
     yield from running_stub()
+
+
+@pytest.fixture(autouse=True)
+def forced_calls_are_marked_plumbing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a test, unless it is marked ``plumbing``, in which the test model's rule made a tool call.
+
+    A model whose template knows no tool calls (``smollm2:135m``) calls a tool whenever
+    tools are offered under ``auto``: such a test shows wiring, not a model's choice, and
+    ``-m "not plumbing"`` must leave it out. Watched in the embedded server of this
+    process (the plan of each chat turn); a server in a child process is not watched.
+    """
+    try:
+        from integrations.embedded import planning
+    except ImportError:  # no embedded extra: no server in this process either
+        yield
+        return
+    import threading
+
+    choice = threading.local()
+    forced: list[str] = []
+    tool_mode, plan = planning.tool_mode, planning.Plan
+
+    def watched_mode(tools: Any, tool_choice: Any, messages: Any) -> Any:
+        choice.value = tool_choice
+        return tool_mode(tools, tool_choice, messages)
+
+    def watched_plan(*args: Any, **kwargs: Any) -> Any:
+        made = plan(*args, **kwargs)
+        # a forced call although the client left the choice to the model: the rule decided it
+        if made.forced and getattr(choice, "value", "unset") in (None, "auto"):
+            forced.append(", ".join(t.name for t in made.tools))
+        return made
+
+    monkeypatch.setattr(planning, "tool_mode", watched_mode)
+    monkeypatch.setattr(planning, "Plan", watched_plan)
+    yield
+    if forced and request.node.get_closest_marker("plumbing") is None:
+        pytest.fail(
+            f"{request.node.nodeid}: the test model's forced tool-call rule made {len(forced)} call(s) "
+            f"(tools offered: {forced[0]}); mark the test @pytest.mark.plumbing",
+            pytrace=False,
+        )

@@ -118,15 +118,17 @@ class PromptCache:
         import llama_cpp
 
         ctx = llm._ctx.ctx
-        if int(llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.size, 0)) <= 0:
-            llm.reset()
+        restored = int(llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.size, 0)) > 0
+        with self._guard:
+            # restored: the state is live now; failed: it would fail again on every later match
+            self._saved = [s for s in self._saved if s is not saved]
+        if not restored:
+            llm.reset()  # llama.cpp cleared the sequence: no token of the context is evaluated any more
             return False
         n = len(saved.tokens)
         llm.input_ids[:n] = saved.tokens
         llm.n_tokens = n
         llm._requires_eval = True  # the logits are not part of the state: re-evaluate at least one token
-        with self._guard:
-            self._saved = [s for s in self._saved if s is not saved]
         return True
 
     def clear(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from integrations.cli import app
@@ -16,6 +17,7 @@ def _host(settings: OllamaSettings) -> str:
     return settings.hosts[0].url
 
 
+@pytest.mark.plumbing
 def test_doctor_all_green(ollama_settings: OllamaSettings) -> None:
     result = runner.invoke(app, ["doctor", "--host", _host(ollama_settings), "--model", "smollm2:135m", "--tools"])
     assert result.exit_code == 0, result.output
@@ -24,6 +26,7 @@ def test_doctor_all_green(ollama_settings: OllamaSettings) -> None:
     assert "FAIL" not in result.output
 
 
+@pytest.mark.plumbing
 def test_doctor_tools_probes_how_calls_come_back(ollama_settings: OllamaSettings) -> None:
     result = runner.invoke(app, ["doctor", "--host", _host(ollama_settings), "--model", "smollm2:135m", "--tools"])
     assert result.exit_code == 0, result.output

@@ -109,6 +109,7 @@ def test_anthropic_unknown_model_is_anthropics_not_found(short: OllamaSettings) 
         client.messages.create(model="no-such-model", max_tokens=4, messages=[{"role": "user", "content": "hi"}])
 
 
+@pytest.mark.plumbing
 def test_openai_responses_tool_round_trip(plumbing: OllamaSettings) -> None:
     from integrations.openai import openai_client
 
@@ -126,6 +127,7 @@ def test_openai_responses_tool_round_trip(plumbing: OllamaSettings) -> None:
     assert second.output_text and not [item for item in second.output if item.type == "function_call"]
 
 
+@pytest.mark.plumbing
 def test_anthropic_tool_round_trip_streamed(plumbing: OllamaSettings) -> None:
     from integrations.anthropic import anthropic_client
 
@@ -162,6 +164,7 @@ def test_ollama_embeddings(short: OllamaSettings) -> None:
     assert len(vectors) == 2 and len(vectors[0]) > 16
 
 
+@pytest.mark.plumbing
 def test_chat_ollama_tool_round_trip(plumbing: OllamaSettings) -> None:
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
@@ -197,6 +200,7 @@ def test_pydantic_ai_run_and_stream(short: OllamaSettings) -> None:
     assert asyncio.run(streamed())
 
 
+@pytest.mark.plumbing
 def test_pydantic_ai_tool_round_trip(plumbing: OllamaSettings) -> None:
     from pydantic_ai import Agent
 
@@ -244,7 +248,9 @@ def test_crewai_llm_tool_call(decider: OllamaSettings) -> None:
         return a * b
 
     result = llm(settings=decider).call(QUESTION, tools=tools, available_functions={"multiply": record})
-    assert calls and str(calls[0][0] * calls[0][1]) in str(result)
+    # CrewAI returns the tool's own return value, so the arguments the model chose are checked themselves
+    assert calls in ([(17, 23)], [(23, 17)]), calls
+    assert str(result) == "391"
 
 
 # LlamaIndex
@@ -261,6 +267,7 @@ def test_llamaindex_chat_stream_and_embed(short: OllamaSettings) -> None:
     assert len(embed_model(settings=short).get_text_embedding("red")) > 16
 
 
+@pytest.mark.plumbing
 def test_llamaindex_tool_round_trip(plumbing: OllamaSettings) -> None:
     from llama_index.core.tools import FunctionTool
 
@@ -283,6 +290,7 @@ def test_smolagents_generate_and_stream(short: OllamaSettings) -> None:
     assert "".join(delta.content or "" for delta in built.generate_stream(ask))
 
 
+@pytest.mark.plumbing
 def test_smolagents_tool_call(plumbing: OllamaSettings) -> None:
     from smolagents import tool
 
@@ -323,6 +331,7 @@ def test_agent_framework_response_and_stream(short: OllamaSettings) -> None:
     assert whole and streamed
 
 
+@pytest.mark.plumbing
 def test_agent_framework_tool_round_trip(plumbing: OllamaSettings) -> None:
     from integrations.agent_framework import chat_client
 

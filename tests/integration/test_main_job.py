@@ -23,6 +23,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.slow
+@pytest.mark.plumbing  # the test model calls the chart tool by rule (its own server, not watched by conftest)
 def test_run_nvda_tsla_embedded(ollama_server: Any, tmp_path: Path) -> None:
     # ollama_server is not used directly: requesting it skips this test where the embedded extra is missing.
     command = shutil.which("ollama-integrations")

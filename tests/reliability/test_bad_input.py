@@ -114,16 +114,35 @@ def test_fuzzed_hosts_parse_or_raise_config_error(value: str) -> None:
     assert documented
 
 
+# Path-shaped names: segments such as "..", "." and "" joined by "/", with a tag, so that the path-traversal
+# property below is reached (arbitrary text almost never contains a "/" that parses), mixed with arbitrary text.
+_segment = st.one_of(
+    st.sampled_from(["..", ".", "", "a", "ns", "a.b", ".hidden", "_x", "-x", "x y", "host:5000", "m\x00"]),
+    st.text(alphabet="ab._-:/ \\", max_size=6),
+)
+name_like = st.one_of(
+    st.text(max_size=40),
+    st.builds(
+        lambda segments, tag: "/".join(segments) + tag,
+        st.lists(_segment, min_size=1, max_size=4),
+        st.sampled_from(["", ":latest", ":7b", ":..", ":.", ":", ":a/b", ": x"]),
+    ),
+)
+
+
 @settings(max_examples=300, deadline=None)
-@given(value=st.text(max_size=40))
+@given(value=name_like)
 def test_fuzzed_model_names_parse_or_raise_config_error(value: str) -> None:
     try:
         parsed = parse_model_name(value)
     except ConfigError as exc:
         documented = "model" in str(exc)
+        _counts.record("model names", "refused")
     else:
-        parts = (parsed.namespace, parsed.model, parsed.tag)
+        parts = (parsed.host, parsed.namespace, parsed.model, parsed.tag)
+        # every part becomes a directory or file name in the models directory: none may climb out of it
         documented = all(p not in {".", ".."} and "/" not in p for p in parts) and not any(c.isspace() for c in value)
+        _counts.record("model names", "parsed, with a '/'" if "/" in value else "parsed")
     _counts.fuzz(documented)
     assert documented
 

@@ -8,7 +8,7 @@ import pytest
 
 from integrations._deps import require
 from integrations._target import resolve
-from integrations.adapters import agentchat, langchain
+from integrations.adapters import agentchat
 from integrations.config_render import FORMATS, render_config
 from integrations.errors import ConfigError, MissingDependency
 from integrations.settings import OllamaSettings
@@ -24,8 +24,21 @@ def test_unknown_format_names_every_choice() -> None:
 
 def test_langchain_format_is_what_chat_openai_gets() -> None:
     printed = json.loads(render_config("langchain", SETTINGS, show_secrets=True))
-    assert printed == langchain.chat_kwargs(resolve(None, settings=SETTINGS, check=False, pull=None))
-    assert printed["max_tokens"] == 99 and printed["seed"] == 7 and printed["temperature"] == 0.2
+    # the settings above, plus the defaults a user relies on (top_p 0.9, 600 s read timeout, 2 retries)
+    assert printed == {
+        "model": "qwen2.5", "base_url": "http://gpu:1234/v1", "api_key": "ollama", "temperature": 0.2, "top_p": 0.9,
+        "timeout": 600.0, "max_retries": 2, "stream_usage": True, "max_tokens": 99, "seed": 7,
+    }
+    pytest.importorskip("langchain_openai")
+    from integrations.langchain import chat_openai
+
+    built = chat_openai(settings=SETTINGS, check=False)
+    assert {
+        "model": built.model_name, "base_url": built.openai_api_base, "api_key": built.openai_api_key.get_secret_value(),
+        "temperature": built.temperature, "top_p": built.top_p, "timeout": built.request_timeout.read,
+        "max_retries": built.max_retries, "stream_usage": built.stream_usage, "max_tokens": built.max_tokens,
+        "seed": built.seed,
+    } == printed
 
 
 def test_agentchat_format_loads_as_the_component_model_client_builds() -> None:

@@ -24,51 +24,57 @@ BASES = [
 ]
 
 
-def _openai(obj: Any) -> tuple[str, str, str | None]:
-    return str(obj.base_url).rstrip("/"), obj.api_key, None
+MODEL = "qwen2.5:7b"
+Held = list[tuple[str, str, str | None]]
+"""What a built object holds, per host it can reach: (``/v1`` base URL, API key, model name)."""
 
 
-def _agentchat(obj: Any) -> tuple[str, str, str | None]:
+def _openai(obj: Any) -> Held:
+    return [(str(obj.base_url).rstrip("/"), obj.api_key, None)]
+
+
+def _agentchat(obj: Any) -> Held:
     config = obj._raw_config
-    return config["base_url"], config["api_key"], config["model"]
+    return [(config["base_url"], config["api_key"], config["model"])]
 
 
-def _chat_openai(obj: Any) -> tuple[str, str, str | None]:
-    return obj.openai_api_base, obj.openai_api_key.get_secret_value(), obj.model_name
+def _chat_openai(obj: Any) -> Held:
+    return [(obj.openai_api_base, obj.openai_api_key.get_secret_value(), obj.model_name)]
 
 
-def _embeddings(obj: Any) -> tuple[str, str, str | None]:
-    return obj.openai_api_base, obj.openai_api_key.get_secret_value(), obj.model
+def _embeddings(obj: Any) -> Held:
+    return [(obj.openai_api_base, obj.openai_api_key.get_secret_value(), obj.model)]
 
 
-def _config_list(obj: Any) -> tuple[str, str, str | None]:
-    return obj[0]["base_url"], obj[0]["api_key"], obj[0]["model"]
+def _config_list(obj: Any) -> Held:
+    return [(entry["base_url"], entry["api_key"], entry["model"]) for entry in obj]
 
 
-def _llm_config(obj: Any) -> tuple[str, str, str | None]:
+def _llm_config(obj: Any) -> Held:
     return _config_list(obj["config_list"])
 
 
-ADAPTERS: list[tuple[str, Callable[..., Any], Callable[[Any], tuple[str, str, str | None]]]] = [
-    ("openai_client", integrations.openai_client, _openai),
-    ("async_openai_client", integrations.async_openai_client, _openai),
-    ("config_list", integrations.config_list, _config_list),
-    ("llm_config", integrations.llm_config, _llm_config),
-    ("model_client", integrations.model_client, _agentchat),
-    ("chat_openai", integrations.chat_openai, _chat_openai),
-    ("openai_embeddings", integrations.openai_embeddings, _embeddings),
+# name, factory, reader, whether it holds every host (a failover list) or the first, the model it holds
+ADAPTERS: list[tuple[str, Callable[..., Any], Callable[[Any], Held], bool, str | None]] = [
+    # the SDK clients hold no model name: the caller names it per request
+    ("openai_client", integrations.openai_client, _openai, False, None),
+    ("async_openai_client", integrations.async_openai_client, _openai, False, None),
+    ("config_list", integrations.config_list, _config_list, True, MODEL),
+    ("llm_config", integrations.llm_config, _llm_config, True, MODEL),
+    ("model_client", integrations.model_client, _agentchat, False, MODEL),
+    ("chat_openai", integrations.chat_openai, _chat_openai, False, MODEL),
+    ("openai_embeddings", integrations.openai_embeddings, _embeddings, False, MODEL),
 ]
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])
-@pytest.mark.parametrize(("name", "factory", "read"), ADAPTERS, ids=[a[0] for a in ADAPTERS])
-def test_contract(name: str, factory: Callable[..., Any], read: Callable[[Any], Any], count: int) -> None:
+@pytest.mark.parametrize(("name", "factory", "read", "every_host", "model"), ADAPTERS, ids=[a[0] for a in ADAPTERS])
+def test_contract(name: str, factory: Callable[..., Any], read: Callable[[Any], Held], every_host: bool,
+                  model: str | None, count: int) -> None:
     settings = OllamaSettings(host=HOSTS[count], api_key="sk-test")
-    built = factory("qwen2.5:7b", settings=settings, check=False)
-    base, key, model = read(built)
-    assert base == BASES[0]
-    assert key == "sk-test"
-    assert model in (None, "qwen2.5:7b")
+    built = factory(MODEL, settings=settings, check=False)
+    hosts = BASES[:count] if every_host else BASES[:1]
+    assert read(built) == [(base, "sk-test", model) for base in hosts]
 
 
 @pytest.mark.parametrize("count", [1, 2, 3])

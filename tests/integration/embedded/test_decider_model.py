@@ -44,18 +44,49 @@ def test_structured_output_follows_the_schema(client: OpenAI, decider_model: str
     assert 1 <= len(answer["landmarks"]) <= 3 and all(isinstance(x, str) for x in answer["landmarks"])
 
 
-def test_a_required_call_is_a_structured_call_rendered_through_the_models_own_template(
-    client: OpenAI, decider_model: str
+def _tool(name: str, description: str, properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": name, "description": description, "parameters": {
+        "type": "object", "properties": properties, "required": list(properties)}}}
+
+
+PRICE_AND_WEATHER = [
+    *TOOLS, _tool("get_weather", "The current weather in a city.", {"city": {"type": "string"}}),
+]
+# The same two tools under names that say nothing: only their descriptions, which reach the model
+# through its template, tell them apart.
+OPAQUE = [
+    _tool("tool_a", "The latest stock price for a ticker symbol.", {"ticker": {"type": "string", "enum": ["NVDA", "TSLA"]}}),
+    _tool("tool_b", "The current weather in a city.", {"city": {"type": "string"}}),
+]
+
+
+@pytest.mark.parametrize(
+    ("tools", "question", "name", "arguments"),
+    [
+        (PRICE_AND_WEATHER, "What is Tesla trading at?", "get_price", {"ticker": "TSLA"}),
+        (PRICE_AND_WEATHER, "What is Nvidia trading at?", "get_price", {"ticker": "NVDA"}),
+        (PRICE_AND_WEATHER, "Is it raining in Paris right now?", "get_weather", {"city": "Paris"}),
+        (OPAQUE, "Is it raining in Paris right now?", "tool_b", {"city": "Paris"}),
+    ],
+    ids=["tesla", "nvidia", "weather", "weather-by-description"],
+)
+def test_a_required_call_is_the_one_the_question_asks_for(
+    client: OpenAI, decider_model: str, tools: list[dict[str, Any]], question: str, name: str, arguments: dict[str, Any]
 ) -> None:
+    """The grammar guarantees a well-formed call to some offered tool; which tool and which arguments
+    come from the question and the tool descriptions, rendered by the model's own chat template.
+
+    The cases ask for different answers under the same grammar, so a prompt that lost the
+    question or the tools (a server that rendered something else) cannot pass them all.
+    """
     reply = client.chat.completions.create(
-        model=decider_model, temperature=0, max_tokens=64, tools=TOOLS, tool_choice="required",  # type: ignore[arg-type]
-        messages=[{"role": "user", "content": "What is Tesla trading at?"}],
+        model=decider_model, temperature=0, max_tokens=64, tools=tools, tool_choice="required",  # type: ignore[arg-type]
+        messages=[{"role": "user", "content": question}],
     )
     choice = reply.choices[0]
     assert choice.finish_reason == "tool_calls"
     (call,) = choice.message.tool_calls or []
-    assert call.function.name == "get_price"
-    assert json.loads(call.function.arguments)["ticker"] in ("NVDA", "TSLA")
+    assert (call.function.name, json.loads(call.function.arguments)) == (name, arguments)
 
 
 def test_after_a_tool_result_the_model_answers_from_it(

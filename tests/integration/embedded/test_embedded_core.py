@@ -83,39 +83,74 @@ def _system(name: str) -> str:
     return f"You are the {name} agent. {facts}"
 
 
-def _turn(http: httpx.Client, model: str, messages: list[dict[str, str]], num_ctx: int = 4096) -> dict[str, Any]:
+def _turn(http: httpx.Client, model: str, messages: list[dict[str, str]], num_ctx: int = 4096,
+          num_predict: int = 3) -> dict[str, Any]:
     r = http.post("/api/chat", json={"model": model, "messages": messages, "stream": False,
-                                     "options": {"num_predict": 3, "temperature": 0, "num_ctx": num_ctx}})
+                                     "options": {"num_predict": num_predict, "temperature": 0, "seed": 7,
+                                                 "num_ctx": num_ctx}})
     assert r.status_code == 200, r.text
     return r.json()
 
 
-def _interleave(url: str, model: str) -> tuple[int, int]:
-    """Conversation A, then B, then A again: (prompt tokens of A's second turn, of which evaluated)."""
+def _interleave(url: str, model: str, others: int = 1, num_predict: int = 3) -> tuple[dict[str, Any], ...]:
+    """Conversation A, then ``others`` other conversations, then A again: every reply, in order.
+
+    Each conversation's system prompt is ~600 tokens of its own; A's second turn starts
+    with all of A's first turn, so a cache that kept A's state reads only the new suffix.
+    """
+    names = ["critic", "coder", "tester", "writer", "judge", "scribe", "reviewer"][:others]
     with httpx.Client(base_url=url, timeout=120) as http:
         a = [{"role": "system", "content": _system("planner")}, {"role": "user", "content": "Start."}]
-        first = _turn(http, model, a)
-        _turn(http, model, [{"role": "system", "content": _system("critic")}, {"role": "user", "content": "Go."}])
-        a += [first["message"], {"role": "user", "content": "Next."}]
-        again = _turn(http, model, a)
-        with httpx.Client(base_url=url, timeout=30) as ps:
-            loaded = ps.get("/api/ps").json()["models"]
-        assert loaded and loaded[0]["prompt_cache"]["budget"] >= 0
-        return first["prompt_eval_count"], again["prompt_eval_count"]
+        first = _turn(http, model, a, num_predict=num_predict)
+        between = [_turn(http, model, [{"role": "system", "content": _system(name)},
+                                       {"role": "user", "content": "Go."}], num_predict=num_predict)
+                   for name in names]
+        a += [first["message"], {"role": "user", "content": "Which agent are you, and what is fact 7?"}]
+        again = _turn(http, model, a, num_predict=num_predict)
+        return first, *between, again
+
+
+def _prompt_cache(url: str) -> dict[str, int]:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        (loaded,) = http.get("/api/ps").json()["models"]
+    cache: dict[str, int] = loaded["prompt_cache"]
+    return cache
 
 
 def test_an_interrupted_conversation_resumes_without_rereading_its_prefix(ollama_server: Any,
-                                                                          ollama_model: str, tmp_path: Any) -> None:
+                                                                          ollama_model: str) -> None:
     if not ollama_server.embedded:
         pytest.skip("the prompt cache is the embedded server's")
     from integrations.embedded import EmbeddedServer
 
-    first, again = _interleave(ollama_server.url, ollama_model)
-    assert first > 400
-    assert again < 60, f"A's second turn evaluated {again} of its tokens again"
+    first, _, again = _interleave(ollama_server.url, ollama_model)
+    assert first["prompt_eval_count"] > 400
+    assert again["prompt_eval_count"] < 60, f"A's second turn evaluated {again['prompt_eval_count']} tokens again"
+    cache = _prompt_cache(ollama_server.url)
+    assert cache["conversations"] >= 1 and 0 < cache["size"] <= cache["budget"], cache
     with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0) as one_slot:
-        first, again = _interleave(one_slot.url, ollama_model)
-    assert again > first, "with one slot, B's turn evicts A's prefix and A is read again in full"
+        first, _, again = _interleave(one_slot.url, ollama_model)
+        cache = _prompt_cache(one_slot.url)
+    assert cache == {"conversations": 0, "size": 0, "budget": 0}, "no slots: nothing is saved"
+    assert again["prompt_eval_count"] > first["prompt_eval_count"], \
+        "with one slot, B's turn evicts A's prefix and A is read again in full"
+
+
+@pytest.mark.parametrize("others", [1, 5], ids=["after-one-other", "after-five-others"])
+def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any, ollama_model: str,
+                                                             others: int) -> None:
+    """The restored state is A's own: every reply, A's resumed one included, equals a cache-less server's."""
+    if not ollama_server.embedded:
+        pytest.skip("the prompt cache is the embedded server's")
+    from integrations.embedded import EmbeddedServer
+
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=8) as cached:
+        replies = _interleave(cached.url, ollama_model, others, num_predict=24)
+    assert replies[-1]["prompt_eval_count"] < 60, "A's state was restored, not read again"
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0) as uncached:
+        expected = _interleave(uncached.url, ollama_model, others, num_predict=24)
+    assert expected[-1]["prompt_eval_count"] > 400, "without the cache, A is read again in full"
+    assert [r["message"]["content"] for r in replies] == [r["message"]["content"] for r in expected]
 
 
 def test_the_cache_stays_within_its_budget(ollama_server: Any, ollama_model: str) -> None:

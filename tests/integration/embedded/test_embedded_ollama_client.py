@@ -110,6 +110,7 @@ def test_chat_streamed(client, ollama_model):
     assert "".join(c.message.content for c in chunks).strip()
 
 
+@pytest.mark.plumbing
 def test_chat_tools_auto_calls_then_answers_after_tool_result(client, ollama_model):
     tools = [{"type": "function", "function": {
         "name": "get_weather", "description": "Current weather for a city",

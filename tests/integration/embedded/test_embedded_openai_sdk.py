@@ -161,11 +161,10 @@ def test_json_schema_response_format(client, ollama_model):
 def test_json_object_response_format(client, ollama_model):
     response = client.chat.completions.create(
         model=ollama_model, messages=[{"role": "user", "content": "Reply with a JSON object describing a dog."}],
-        response_format={"type": "json_object"}, max_tokens=32, temperature=0)
-    content = response.choices[0].message.content
-    assert content.lstrip().startswith("{")
-    if response.choices[0].finish_reason == "stop":
-        assert isinstance(json.loads(content), dict)
+        response_format={"type": "json_object"}, max_tokens=256, temperature=0)
+    # room enough to close the object: without the JSON grammar this model fences its JSON in markdown
+    assert response.choices[0].finish_reason == "stop"
+    assert isinstance(json.loads(response.choices[0].message.content), dict)
 
 
 def test_completions(client, ollama_model):

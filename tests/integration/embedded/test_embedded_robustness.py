@@ -130,8 +130,11 @@ def test_client_disconnect_stops_generation(ollama_server, ollama_model):
         pytest.skip("inspects the embedded server's model lock")
     import time
 
+    # 64 strings of at least 1,000 characters: the model cannot end before num_predict, so a generation
+    # that kept running after the client left would hold the model for 2,000 tokens
+    long_output = {"type": "array", "items": {"type": "string", "minLength": 1000}, "minItems": 64}
     body = {"model": ollama_model, "messages": [{"role": "user", "content": "Write a very long essay."}],
-            "options": {"num_predict": 4000}}
+            "format": long_output, "options": {"num_predict": 2000}}
     with httpx.Client(base_url=ollama_server.url, timeout=60) as client, \
             client.stream("POST", "/api/chat", json=body) as response:
         for i, _ in enumerate(response.iter_lines()):

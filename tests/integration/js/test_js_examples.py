@@ -95,6 +95,7 @@ def test_quickstart_explains_a_missing_server(js_packages: Path, ollama_settings
     assert not done.stdout.strip()
 
 
+@pytest.mark.plumbing
 def test_vercel_streams_and_calls_a_tool(js_packages: Path, ollama_settings: OllamaSettings) -> None:
     done = _node("vercel-ai-stream.mjs", _env_for(ollama_settings))
 

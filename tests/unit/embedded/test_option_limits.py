@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 
-from integrations.embedded.protocol import MAX_STOP, MAX_STOP_LENGTH, ApiError, max_threads, parse_options
+from integrations.embedded.protocol import MAX_STOP, MAX_STOP_LENGTH, ApiError, parse_options
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
@@ -35,8 +36,12 @@ def test_stop_lists_are_capped_in_count_and_length() -> None:
         parse_options({"stop": ["z"] * 1_000_000})
 
 
-def test_num_thread_is_lowered_to_the_cpu_count() -> None:
-    assert parse_options({"num_thread": 1000}).num_thread == max_threads()
+def test_num_thread_is_lowered_to_the_cpus_this_process_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a process pinned to 3 of 64 CPUs (taskset, a container's cpuset) gets at most 3 threads
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert parse_options({"num_thread": 1000}).num_thread == 3
+    assert parse_options({"num_thread": 3}).num_thread == 3
     assert parse_options({"num_thread": 1}).num_thread == 1
     assert parse_options({}).num_thread is None
 
