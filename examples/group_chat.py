@@ -45,8 +45,9 @@ EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # what 'ollama-integrations run group-cha
 __all__ = ["CAPTION", "CHART", "DATA", "EMBEDDED_MODEL", "TASK", "Result", "caption_problem", "main", "run"]
 CAPTION = "caption.txt"
 ANALYST = (
-    "You are the analyst. The chart is saved and checked. Write its caption: one sentence that says how NVDA "
-    "and TSLA changed since the first close, with both percentages exactly as the program printed them. No code."
+    "You are the analyst. The chart is saved and checked. Write its caption: one sentence that gives the last "
+    "change of NVDA and of TSLA exactly as the program printed them, like: NVDA rose 12.34% and TSLA fell 5.67% "
+    "since the first close. No code."
 )
 ANALYST_TRIES = 2
 

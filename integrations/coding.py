@@ -530,7 +530,9 @@ class CodeLoop:
         """One line on how the loop ended, for a last message or a log."""
         codes = ", ".join(str(r.exit_code) for r in self.runs) or "none"
         if self.finished:
-            return f"Done: the check of the result holds after {self.replies} repl(ies) (exit codes {codes})."
+            output = traceback_tail(self.runs[-1].output) if self.runs else ""
+            said = f" Output of the last program:\n{output}" if output else ""
+            return f"Done: the check of the result holds after {self.replies} repl(ies) (exit codes {codes}).{said}"
         if self.ending:
             return f"Stopped after {self.replies} repl(ies) without meeting the check (exit codes {codes})."
         return f"Still going: {self.replies} repl(ies) so far (exit codes {codes})."

@@ -227,3 +227,9 @@ def test_an_unknown_name_is_not_imported_for_the_model(tmp_path: Path) -> None:
     loop = CodeLoop(tmp_path, task="Write the mean to mean.txt.")
     step = loop.step(fence("print(sp.mean([1, 2]))"))
     assert step.run is not None and "NameError: name 'sp'" in step.run.output
+
+
+def test_the_report_of_a_finished_loop_carries_the_programs_output(tmp_path: Path) -> None:
+    loop = CodeLoop(tmp_path, task="Write 42 to answer.txt.")
+    loop.step(fence("open('answer.txt', 'w').write('42')\nprint('wrote 42 to answer.txt')"))
+    assert loop.finished and loop.report().startswith("Done") and "wrote 42 to answer.txt" in loop.report()
