@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from integrations.adapters.agentchat import model_client, model_info_for
+from integrations.adapters.agentchat import code_team, model_client, model_info_for
 
-__all__ = ["model_client", "model_info_for"]
+__all__ = ["code_team", "model_client", "model_info_for"]

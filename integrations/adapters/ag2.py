@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from integrations._deps import require
 from integrations._target import Target, http_clients, prepare
 from integrations.settings import OllamaSettings
 
-__all__ = ["config_list", "llm_config", "native_config_list", "write_oai_config_list"]
+if TYPE_CHECKING:
+    from integrations.coding import Done
+
+__all__ = ["code_agents", "config_list", "llm_config", "native_config_list", "write_oai_config_list"]
 
 
 def config_list(
@@ -147,3 +151,79 @@ def write_oai_config_list(
 
     entries = config_list(model, settings=settings, check=check, pull=pull, **overrides)
     return write_private(path, json.dumps(entries, indent=2) + "\n")
+
+
+def code_agents(
+    task: str | None = None,
+    *,
+    model: str | None = None,
+    settings: OllamaSettings | None = None,
+    work_dir: str | Path | None = None,
+    done: Done | None = None,
+    max_replies: int = 6,
+    timeout: int = 60,
+    system_message: str | None = None,
+    check: bool | None = None,
+    pull: bool | None = None,
+    **overrides: Any,
+) -> tuple[Any, Any]:
+    """An ``(assistant, user_proxy)`` pair that writes and runs code until a check of the result holds.
+
+    Start it as AG2's docs do: ``user_proxy.initiate_chat(assistant, message=task)``. The user
+    proxy runs every reply's Python (confined to ``work_dir``, default ``./coding``, killed after
+    ``timeout`` s) before anything can end the chat, answers with the traceback's tail and a hint,
+    calls out a resent program, starts over once from a clean history after
+    `integrations.coding.FRESH_AFTER` failures, and ends the chat when ``done`` holds (see
+    `integrations.coding.CodeLoop`) or after ``max_replies`` model replies. The assistant's system
+    message is written for small models (`integrations.coding.system_message`: one whole program
+    per reply, the files in ``work_dir`` described; stage inputs before calling this).
+    ``user_proxy.code_loop`` is the `CodeLoop`: ``.finished``, ``.ending``, ``.runs``, ``.replies``.
+    Replies are capped at `integrations.coding.MAX_TOKENS` tokens unless the settings set a cap.
+    """
+    require("autogen", "autogen")
+    from autogen import Agent, AssistantAgent, UserProxyAgent
+
+    from integrations.coding import MAX_TOKENS, CodeLoop
+    from integrations.coding import system_message as coder_message
+
+    if "max_tokens" not in overrides and (settings or OllamaSettings()).max_tokens is None:
+        overrides["max_tokens"] = MAX_TOKENS
+    config = llm_config(model, settings=settings, check=check, pull=pull, **overrides)
+    loop = CodeLoop(
+        Path("coding") if work_dir is None else work_dir, task=task, done=done, max_replies=max_replies, timeout=timeout
+    )
+    never = lambda message: False  # noqa: E731  (only the loop ends the chat, never a word)
+    assistant = AssistantAgent(
+        "assistant",
+        llm_config=config,
+        system_message=system_message or coder_message(loop.work_dir),
+        is_termination_msg=never,
+    )
+    user_proxy = UserProxyAgent(
+        "user_proxy",
+        human_input_mode="NEVER",
+        code_execution_config=False,  # the loop runs the code, before any termination check
+        is_termination_msg=never,
+        max_consecutive_auto_reply=max_replies + 1,
+    )
+
+    def reply(recipient: Any, messages: list[dict[str, Any]] | None, sender: Any, config: Any) -> tuple[bool, Any]:
+        history = messages or [{}]
+        if loop.task is None:
+            loop.begin(_text(history[0]))  # the chat's opening message is the task
+        step = loop.step(_text(history[-1]))
+        if step.action == "fresh-start":
+            recipient.clear_history(sender)  # both sides forget the failed attempts
+            sender.clear_history(recipient)
+        return True, step.message  # None ends the chat
+
+    user_proxy.register_reply([Agent, None], reply, position=0)
+    user_proxy.code_loop = loop  # type: ignore[attr-defined]
+    return assistant, user_proxy
+
+
+def _text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):  # multimodal parts
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""

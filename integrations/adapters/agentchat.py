@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from integrations._deps import require
@@ -13,7 +14,9 @@ from integrations.settings import OllamaSettings
 if TYPE_CHECKING:
     from autogen_ext.models.openai import OpenAIChatCompletionClient
 
-__all__ = ["client_config", "model_client", "model_info_for"]
+    from integrations.coding import Done
+
+__all__ = ["client_config", "code_team", "model_client", "model_info_for"]
 
 
 def model_info_for(target: Target) -> dict[str, Any]:
@@ -76,3 +79,83 @@ def model_client(
     kwargs = {**client_config(target), "http_client": async_http, **theirs}
     client: OpenAIChatCompletionClient = module.OpenAIChatCompletionClient(**kwargs)
     return client
+
+
+def code_team(
+    task: str | None = None,
+    *,
+    model: str | None = None,
+    settings: OllamaSettings | None = None,
+    work_dir: str | Path | None = None,
+    done: Done | None = None,
+    max_replies: int = 6,
+    timeout: int = 60,
+    system_message: str | None = None,
+    check: bool | None = None,
+    pull: bool | None = None,
+    **overrides: Any,
+) -> Any:
+    """A ``RoundRobinGroupChat`` of a coder and an executor that finishes on small models.
+
+    Run it as AgentChat's docs do: ``await team.run(task=...)`` (or ``Console(team.run_stream(...))``).
+    The executor runs every program of the coder (confined to ``work_dir``, default ``./coding``,
+    killed after ``timeout`` s) before anything can stop the team, answers with the traceback's tail
+    and a hint, calls out a resent program, clears the coder's context once for a fresh start after
+    `integrations.coding.FRESH_AFTER` failures, and stops the team when ``done`` holds (see
+    `integrations.coding.CodeLoop`) or after ``max_replies`` coder replies. ``team.code_loop`` is the
+    `CodeLoop`. The team owns its model client: ``await team.code_client.close()`` when done.
+    """
+    require("autogen_agentchat", "agentchat")
+    from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
+    from autogen_agentchat.base import Response
+    from autogen_agentchat.conditions import ExternalTermination, MaxMessageTermination
+    from autogen_agentchat.messages import BaseChatMessage, TextMessage
+    from autogen_agentchat.teams import RoundRobinGroupChat
+    from autogen_core import CancellationToken
+
+    from integrations.coding import MAX_TOKENS, CodeLoop
+    from integrations.coding import system_message as coder_message
+
+    if "max_tokens" not in overrides and (settings or OllamaSettings()).max_tokens is None:
+        overrides["max_tokens"] = MAX_TOKENS
+    client = model_client(model, settings=settings, check=check, pull=pull, **overrides)
+    loop = CodeLoop(
+        Path("coding") if work_dir is None else work_dir, task=task, done=done, max_replies=max_replies, timeout=timeout
+    )
+    coder = AssistantAgent("coder", model_client=client, system_message=system_message or coder_message(loop.work_dir))
+    stop = ExternalTermination()
+
+    class Executor(BaseChatAgent):
+        """Runs the coder's program, judges the result, and answers (or stops the team)."""
+
+        @property
+        def produced_message_types(self) -> Sequence[type[BaseChatMessage]]:
+            return (TextMessage,)
+
+        async def on_messages(
+            self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
+        ) -> Response:
+            if loop.task is None and messages:
+                loop.begin(messages[0].to_text())  # the team's task is the first message
+            step = await loop.step_async(messages[-1].to_text() if messages else "")
+            if step.action == "fresh-start":
+                await coder.model_context.clear()  # the coder forgets its failed attempts
+            if step.action == "stop":
+                stop.set()
+                run = step.run
+                said = "Done: the check of the result holds." if loop.finished else "Stopped: out of replies."
+                if run is not None and not loop.finished:
+                    said += f" The last program exited with {run.exit_code}."
+                return Response(chat_message=TextMessage(content=said, source=self.name))
+            return Response(chat_message=TextMessage(content=step.message or "", source=self.name))
+
+        async def on_reset(self, cancellation_token: CancellationToken) -> None:
+            loop.reset()
+
+    executor = Executor("executor", description="Runs the coder's Python program and reports the result.")
+    team = RoundRobinGroupChat(
+        [coder, executor], termination_condition=stop | MaxMessageTermination(2 * max_replies + 3)
+    )
+    team.code_loop = loop  # type: ignore[attr-defined]
+    team.code_client = client  # type: ignore[attr-defined]
+    return team
