@@ -136,13 +136,9 @@ def _settings(spec: Spec) -> Any:
     )
 
 
-def _loop_ending(loop: Any) -> str:
-    """How a code loop of ours ended, in its own word when it has one."""
-    for name in ("ending", "termination", "reason"):
-        value = getattr(loop, name, None)
-        if isinstance(value, str) and value:
-            return value
-    return "done" if getattr(loop, "finished", False) else "not-finished"
+def _loop_outcome(loop: Any) -> tuple[int, str]:
+    """A code loop's model replies and its ending (``done``, ``max-replies``; ``chat-ended`` when it did not say)."""
+    return int(loop.replies), loop.ending or "chat-ended"
 
 
 def _ours_ag2(spec: Spec, prompt: str, done: Any) -> tuple[int, str]:
@@ -158,8 +154,7 @@ def _ours_ag2(spec: Spec, prompt: str, done: Any) -> tuple[int, str]:
         timeout=spec.timeout,
     )
     user_proxy.initiate_chat(assistant, message=prompt)
-    loop = user_proxy.code_loop
-    return len(loop.replies), _loop_ending(loop)
+    return _loop_outcome(user_proxy.code_loop)
 
 
 def _ours_agentchat(spec: Spec, prompt: str) -> tuple[int, str]:
@@ -173,9 +168,14 @@ def _ours_agentchat(spec: Spec, prompt: str) -> tuple[int, str]:
         max_replies=spec.max_replies,
         timeout=spec.timeout,
     )
-    asyncio.run(team.run(task=prompt))
-    loop = team.code_loop
-    return len(loop.replies), _loop_ending(loop)
+    async def run() -> None:
+        try:
+            await team.run(task=prompt)
+        finally:
+            await team.code_client.close()
+
+    asyncio.run(run())
+    return _loop_outcome(team.code_loop)
 
 
 _CODE = re.compile(r"```[ \t]*\w*[^\n]*\n.*?```", re.DOTALL)
