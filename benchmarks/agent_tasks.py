@@ -289,6 +289,9 @@ def run_one(
             **os.environ,
             "MPLBACKEND": "Agg",  # headless plotting for every approach, whatever the model's code asks for
             "PYTHONPATH": path,
+            # As in the user's activated virtual environment: AG2's executor runs `python` from PATH.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            "VIRTUAL_ENV": sys.prefix,
             "PYTHONUNBUFFERED": "1",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # LiteLLM otherwise fetches a price list, retrying, offline
         }
