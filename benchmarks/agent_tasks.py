@@ -168,6 +168,7 @@ def _ours_agentchat(spec: Spec, prompt: str) -> tuple[int, str]:
         max_replies=spec.max_replies,
         timeout=spec.timeout,
     )
+
     async def run() -> None:
         try:
             await team.run(task=prompt)
@@ -263,6 +264,21 @@ def child(argv: list[str]) -> int:
 # ---------------------------------------------------------------- the parent: plan, isolate, check, report
 
 
+def child_environment() -> dict[str, str]:
+    """The environment of every run: this Python first on PATH, headless plotting, no network lookups of prices."""
+    path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return {
+        **os.environ,
+        "MPLBACKEND": "Agg",  # headless plotting for every approach, whatever the model's code asks for
+        "PYTHONPATH": path,
+        # As in the user's activated virtual environment: AG2's executor runs `python` from PATH.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "VIRTUAL_ENV": sys.prefix,
+        "PYTHONUNBUFFERED": "1",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # LiteLLM otherwise fetches a price list, retrying, offline
+    }
+
+
 def run_one(
     task: Any, approach: str, model: str, seed: int, args: argparse.Namespace, url: str, logs: Path | None
 ) -> TaskRun:
@@ -284,17 +300,7 @@ def run_one(
             temperature=args.temperature,
             max_tokens=args.max_tokens,
         )
-        path = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
-        env = {
-            **os.environ,
-            "MPLBACKEND": "Agg",  # headless plotting for every approach, whatever the model's code asks for
-            "PYTHONPATH": path,
-            # As in the user's activated virtual environment: AG2's executor runs `python` from PATH.
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-            "VIRTUAL_ENV": sys.prefix,
-            "PYTHONUNBUFFERED": "1",
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # LiteLLM otherwise fetches a price list, retrying, offline
-        }
+        env = child_environment()
         log_path = Path(tmp) / "run.log"
         started = time.monotonic()
         with log_path.open("wb") as log:

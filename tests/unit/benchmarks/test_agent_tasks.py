@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
 from pathlib import Path
 
 from benchmarks import agent_tasks
@@ -86,3 +89,11 @@ def test_a_run_past_its_wall_time_cap_is_stopped(tmp_path: Path) -> None:
 def test_the_default_plan_is_the_issues_three_way_comparison() -> None:
     assert set(agent_tasks.APPROACHES) == {*agent_tasks.OURS, *agent_tasks.BASELINES}
     assert agent_tasks.MODELS == (BIG, SMALL) and agent_tasks.SEEDS == 3
+
+
+def test_runs_get_this_python_first_on_path_and_headless_plotting() -> None:
+    env = agent_tasks.child_environment()
+
+    found = shutil.which("python", path=env["PATH"]) or shutil.which("python3", path=env["PATH"])
+    assert found is not None and Path(found).parent == Path(sys.executable).parent
+    assert env["MPLBACKEND"] == "Agg" and env["PYTHONPATH"].split(os.pathsep)[0] == str(agent_tasks.ROOT)
