@@ -1,22 +1,20 @@
-"""The NVDA/TSLA chart task shared by the code-writing examples: the brief, the feedback, the success check.
+"""The NVDA/TSLA chart task shared by the code-writing examples: the brief, the data, the success check.
 
 Not an example itself (the leading underscore keeps it out of ``ollama-integrations run --list``).
-Framework-free, so AG2 and AgentChat examples drive the same task the same way:
+The loop that drives it (run every reply's code first, feedback, fresh start, the bound) is the
+library's (`integrations.coding`); this module holds only what is particular to the task:
 
 * the model is told exactly what the data file holds (path, columns, first rows) and what
   "price change YTD" means, because small models otherwise guess column names and plot
   day-over-day changes;
-* every reply that carries Python is run before anything decides whether the chat is over;
-* the chat is over when the success criterion holds (`Verdict.met`: the chart is a valid PNG
-  and the final changes the program printed are the changes since the first row), never
-  because the model said a word;
-* a failed run goes back to the model as the traceback's last lines plus one short hint;
-* after `FRESH_AFTER` failed replies the chat starts over once, from a clean history.
+* the task is done when `Verdict.met` holds (the chart is a valid PNG and the final changes the
+  program printed are the changes since the first row), never because the model said a word;
+  `check` is that criterion as the loop's ``done`` callable, and when it does not hold it says
+  what is wrong in words a small model can act on (`shortfall`).
 """
 
 from __future__ import annotations
 
-import ast
 import importlib.util
 import re
 from dataclasses import dataclass, field
@@ -25,26 +23,15 @@ from pathlib import Path
 import _common
 import _market
 
-from integrations import OllamaSettings
+from integrations.coding import Done
 
 TASK = "Plot a chart of NVDA and TESLA stock price change YTD."
 CHART = "nvda_tsla_ytd.png"
 DATA = "prices.csv"
 TOLERANCE = 0.5  # percentage points between a printed final change and the true one
 PREVIEW_ROWS = 3
-TAIL_LINES = 6  # traceback lines sent back to the model
-FRESH_AFTER = 3  # failed replies in one chat before it starts over, once, from a clean history
-MAX_TOKENS = 1024  # a whole plotting program fits; a model that loops stops here instead of at the context end
-
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
-_PYTHON = {"", "python", "py", "python3", "ipython"}
 _TICKER = re.compile(r"\b(NVDA|TSLA|TESLA)\b", re.IGNORECASE)
 _NUMBER = re.compile(r"(?<![\w.-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w-])")
-
-
-def bounded(settings: OllamaSettings) -> OllamaSettings:
-    """``settings`` with a reply-length cap when none is set, so every turn ends in bounded time."""
-    return settings if settings.max_tokens else settings.merged(max_tokens=MAX_TOKENS)
 
 
 def stage_data(work_dir: Path, *, live: bool) -> _market.Prices:
@@ -98,69 +85,6 @@ NVDA 12.34
 TSLA -5.67"""
 
 
-def opening_retry() -> str:
-    """The opening message again, firmer, for a model that refused or wrote no code."""
-    return (
-        f"Write the Python program now, as one complete ```python block and nothing else: read {DATA}, "
-        f"compute each ticker's percent change since the first row, plot both lines, save the chart "
-        f'with plt.savefig("{CHART}"), and print the last change of each ticker.'
-    )
-
-
-def fresh_opening() -> str:
-    """The opening of the one fresh chat after `FRESH_AFTER` failed replies: a clean history, a new first attempt.
-
-    Small models do worse the longer their history of failed programs grows; a first attempt
-    from a clean history succeeds far more often than a fourth repair.
-    """
-    return (
-        f"Start from scratch with a new program, in one complete ```python block: read {DATA} with pandas, "
-        "compute for NVDA and TSLA the percent change since the first row, plot both lines against the date, "
-        f'save the chart with plt.savefig("{CHART}"), and print the last change of each ticker.'
-    )
-
-
-def next_opening(termination: str, openings: int) -> str | None:
-    """The opening of the next chat after one ended with ``termination``, or None when the run is over.
-
-    A first chat whose opening reply had no code is asked again, firmer (`opening_retry`); a chat
-    that ended for a fresh start opens with `fresh_opening`. The caller checks the reply bound.
-
-    >>> next_opening("no-code", 1) == opening_retry(), next_opening("fresh-start", 2) == fresh_opening()
-    (True, True)
-    >>> next_opening("no-code", 2), next_opening("chart-written", 1)
-    (None, None)
-    """
-    if termination == "no-code" and openings == 1:
-        return opening_retry()
-    if termination == "fresh-start":
-        return fresh_opening()
-    return None
-
-
-def python_blocks(text: str) -> list[str]:
-    """The Python code in a reply: fenced blocks (an unclosed last fence counts), or the whole reply if it parses.
-
-    >>> python_blocks("Here:\\n```python\\nprint(1)\\n```\\nand ```sh\\nls\\n```")
-    ['print(1)']
-    >>> python_blocks("import csv\\nprint(2)")
-    ['import csv\\nprint(2)']
-    >>> python_blocks("I cannot do that.")
-    []
-    """
-    blocks = [code.strip() for lang, code in _FENCE.findall(text) if lang.lower() in _PYTHON and code.strip()]
-    if blocks or "```" in text:
-        return blocks
-    stripped = text.strip()
-    if re.search(r"^(import|from)\s+\w", stripped, re.MULTILINE):
-        try:
-            ast.parse(stripped)
-        except SyntaxError:
-            return []
-        return [stripped]
-    return []
-
-
 @dataclass
 class Verdict:
     """Whether a run met the task's success criterion, and what it printed."""
@@ -211,91 +135,25 @@ def judge(work_dir: Path, output: str, prices: _market.Prices) -> Verdict:
     )
 
 
-def _traceback_tail(output: str) -> str:
-    """The error line, and the program's own line that raised it (not a library's), else the last lines."""
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    if "Traceback" not in output:
-        return "\n".join(lines[-TAIL_LINES:])
-    start = max(i for i, line in enumerate(lines) if "Traceback" in line)
-    lines = lines[start + 1 :]
-    own = [
-        i
-        for i, line in enumerate(lines)
-        if line.strip().startswith('File "') and "site-packages" not in line and "/lib/python" not in line
-    ]
-    error = [line for line in lines if not line.startswith(" ")][-2:]  # the exception, maybe a chained note
-    if own:
-        frame = lines[own[-1] : own[-1] + 2]
-        return "\n".join([*frame, *(e for e in error if e not in frame)][-TAIL_LINES:])
-    return "\n".join(lines[-TAIL_LINES:])
+def check(prices: _market.Prices, seen: list[Verdict] | None = None) -> Done:
+    """The success criterion as the loop's ``done`` callable; each verdict is appended to ``seen``."""
+
+    def done(work_dir: Path, output: str) -> bool | str:
+        verdict = judge(work_dir, output, prices)
+        if seen is not None:
+            seen.append(verdict)
+        return True if verdict.met else shortfall(verdict)
+
+    return done
 
 
-def hint(output: str, exit_code: int, timeout: int) -> str:
-    """One short, specific fix for the commonest failures of small models."""
-    last = output.strip().splitlines()[-1] if output.strip() else ""
-    if exit_code == 124 or "Timeout" in output or "timed out" in output:
-        return f"The program was stopped after {timeout} s: do not wait for input and do not call plt.show()."
-    if re.match(r"KeyError: -?\d+$", last.strip()):
-        return (
-            "A pandas Series or DataFrame is indexed by label, not position: use .iloc[-1] for the last "
-            "value and .iloc[0] for the first."
-        )
-    if "KeyError" in last or "not in index" in last or "None of [Index" in last:
-        return (
-            f"Use the exact column names of {DATA}: date, NVDA, TSLA (TESLA is TSLA), and the same "
-            "spelling each time you use a name you created."
-        )
-    if "NameError" in last:
-        match = re.search(r"name '(\w+)' is not defined", last)
-        what = f"'{match.group(1)}'" if match else "a name"
-        return (
-            f"{what} is used before it is imported or assigned: import it (or define it) at the top, and send "
-            "the whole program every time, not only the lines you changed (each program runs on its own)."
-        )
-    if "ModuleNotFoundError" in last or "ImportError" in last:
-        return f"Only these are installed: {installed_libraries()}, and the standard library."
-    if "FileNotFoundError" in last:
-        return f"The data file is {DATA} in the current directory."
-    if "same first dimension" in last:
-        return (
-            "x and y have different lengths: compute one change per row, change = (close / first close - 1) * 100, "
-            "so there are as many values as dates."
-        )
-    if "SyntaxError" in last or "IndentationError" in last:
-        return "Send the whole program again, complete and valid, in one ```python block."
-    return "Fix the error and send the whole corrected program in one ```python block."
-
-
-def feedback(output: str, exit_code: int, verdict: Verdict, timeout: int, *, repeated: bool = False) -> str:
-    """What the model reads after its program ran and the task is not done yet.
-
-    ``repeated``: the program is the one the model sent last time (see `Attempts`); small models
-    resend a failing program unchanged, so that is said first.
-    """
-    text = _feedback(output, exit_code, verdict, timeout)
-    return f"{REPEATED}\n{text}" if repeated else text
-
-
-REPEATED = (
-    "This is the same program as your previous one, so it gave the same result. "
-    "Do not send it again: change the part that is wrong."
-)
-
-
-def _feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> str:
-    if exit_code != 0:
-        return (
-            f"The program failed (exit code {exit_code}):\n{_traceback_tail(output) or '(no output)'}\n"
-            f"Hint: {hint(output, exit_code, timeout)}"
-        )
+def shortfall(verdict: Verdict) -> str:
+    """What a run that did not fail still lacks, with the fix (the loop adds the output and the traceback)."""
     if not verdict.chart:
-        return (
-            f"The program ran but did not save {CHART}. Output:\n{_traceback_tail(output) or '(none)'}\n"
-            f'Hint: save the figure with plt.savefig("{CHART}") in the current directory.'
-        )
+        return f'{CHART} was not saved: save the figure with plt.savefig("{CHART}") in the current directory'
     if verdict.quantity == "not-printed":
         return (
-            "The chart was saved, but the program did not print the last change of each ticker. "
+            "the chart was saved, but the program did not print the last change of each ticker. "
             "Print them after saving, one per line, like: NVDA 12.34"
         )
     wrong = verdict.wrong()
@@ -303,41 +161,11 @@ def _feedback(output: str, exit_code: int, verdict: Verdict, timeout: int) -> st
     right = [t for t in verdict.expected if t not in wrong]
     kept = f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right: keep that part)" if right else ""
     return (
-        f"The chart was saved, but the printed last change of {' and '.join(wrong)} ({shown}) is not the percent "
-        f"change since the first row{kept}. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "
+        f"the printed last change of {' and '.join(wrong)} ({shown}) is not the percent change since the first "
+        f"row{kept}. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "
         "change = (df[ticker] / df[ticker].iloc[0] - 1) * 100 (no pct_change(), no cumsum()); "
-        "plot it, then print(ticker, round(change.iloc[-1], 2))."
+        "plot it, then print(ticker, round(change.iloc[-1], 2))"
     )
-
-
-class Attempts:
-    """The programs a chat has run, to tell the model when it resends one unchanged.
-
-    >>> attempts = Attempts()
-    >>> attempts.repeated("x = 1  # first\\nprint(x)"), attempts.repeated("x = 1\\n\\nprint( x )")
-    (False, True)
-    """
-
-    def __init__(self) -> None:
-        self._seen: set[str] = set()
-
-    def repeated(self, code: str) -> bool:
-        """Whether ``code`` (comments and spacing aside) ran before in this chat; records it."""
-        key = _normalised(code)
-        seen = key in self._seen
-        self._seen.add(key)
-        return seen
-
-
-def _normalised(code: str) -> str:
-    lines = (re.sub(r"\s+", "", line.split("#", 1)[0]) for line in code.splitlines())
-    return "\n".join(line for line in lines if line)
-
-
-NO_CODE = (
-    f"There was no ```python block in your reply, so nothing ran. Reply with the complete program in one "
-    f"```python block that saves {CHART}."
-)
 
 
 def describe(verdict: Verdict | None, work_dir: Path) -> str:

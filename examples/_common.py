@@ -94,24 +94,6 @@ def is_png(path: Path | None) -> bool:
         return handle.read(len(PNG_SIGNATURE)) == PNG_SIGNATURE
 
 
-def code_executor(work_dir: Path, *, timeout: int) -> Any:
-    """An AG2/Autogen classic executor for model-written code, confined by `integrations.sandbox`.
-
-    Python blocks only (shell blocks are refused), an environment without secrets, writes
-    limited to ``work_dir`` where Landlock exists, every process killed after ``timeout`` s.
-    """
-    from integrations.sandbox import ConfinedCodeExecutor
-
-    return ConfinedCodeExecutor(work_dir, timeout=timeout)
-
-
-def agentchat_code_executor(work_dir: Path, *, timeout: int) -> Any:
-    """The same confinement as `code_executor`, as an autogen-core ``CodeExecutor`` for AgentChat."""
-    from integrations.sandbox_agentchat import ConfinedLocalCodeExecutor
-
-    return ConfinedLocalCodeExecutor(work_dir, timeout=timeout)
-
-
 def confirm_code_execution(work_dir: Path, timeout: float, *, yes: bool, label: str) -> bool:
     """Say what confines model-written code on this system; where it is not confined, ask first.
 

@@ -1,13 +1,17 @@
-"""An AG2/Autogen group chat plots NVDA and TESLA: a planner, a coder, an executor and a critic.
+"""An AG2/Autogen group chat plots NVDA and TESLA: a coder, an executor and an analyst, each with a checked job.
 
 Shows a ``GroupChat`` under a ``GroupChatManager``, every LLM agent configured by
-``integrations.llm_config()``: the planner splits the task into steps, the coder writes
-Python, the executor (a ``UserProxyAgent``) runs it with ``LocalCommandLineCodeExecutor``
-in the run's work directory with a timeout and judges the run, and after a failed run the
-critic says what to change. The chat ends when the chart is a valid PNG and the program
-printed the right final changes, or after ``--max-turns`` coder replies. Speakers follow
-that fixed order by default (``--speakers round_robin``): small models cannot pick the
-next speaker reliably; ``--speakers auto`` lets the manager's model choose, as AG2 does.
+``integrations.llm_config()``. The coder writes Python; the executor
+(``integrations.autogen.code_user_proxy``) runs every program first, confined to the run's
+work directory with a timeout, and judges it by the task's check (a valid PNG chart and the
+right printed changes since the first close), answering with the traceback's tail and a hint
+when it fails. Once the chart is checked, the analyst writes the one-sentence caption,
+``caption.txt``, which must name both tickers with the changes the program printed (checked;
+asked again once when wrong). Every role's output is checked by code: on small models a
+planner and a critic whose words nothing checks misled the coder (0 of 2 runs before), so
+they are gone. Speakers follow that fixed order by default (``--speakers round_robin``):
+small models cannot pick the next speaker reliably; ``--speakers auto`` lets the manager's
+model choose, as AG2 does.
 
 Data: ``prices.csv`` in the work directory (yfinance when possible, else the bundled
 SYNTHETIC sample); the chart must be saved there as ``nvda_tsla_ytd.png``.
@@ -16,12 +20,13 @@ Needs: ``pip install 'ollama-integrations[autogen,examples]'`` and a model that 
 code (``codellama`` by default; ``qwen2.5-coder`` works better).
 
 Run:
-    python examples/group_chat.py [--model qwen2.5-coder] [--max-turns 4] [--speakers auto]
+    python examples/group_chat.py [--model qwen2.5-coder] [--max-turns 6] [--speakers auto]
     ollama-integrations run group-chat --embedded
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,21 +34,21 @@ from typing import Any, Literal
 
 import _chart_task
 import _common
-import nvda_tsla
 from nvda_tsla import CHART, DATA, DEFAULT_MODEL, TASK
 
 from integrations import OllamaError, OllamaSettings, llm_config
+from integrations.autogen import code_user_proxy
+from integrations.coding import MAX_TOKENS, CodeLoop
 
 EXAMPLE = "group_chat"
 EMBEDDED_MODEL = "qwen2.5-coder:1.5b"  # what 'ollama-integrations run group-chat --embedded' runs
-__all__ = ["CHART", "DATA", "EMBEDDED_MODEL", "TASK", "Result", "main", "run"]
-ROLES = {
-    "planner": "You are the planner. Break the task into at most three short numbered steps for the coder. No code.",
-    "critic": (
-        "You are the critic. Read the executor's report on the coder's program and say, in one or two "
-        "sentences, exactly what the coder must change. No code."
-    ),
-}
+__all__ = ["CAPTION", "CHART", "DATA", "EMBEDDED_MODEL", "TASK", "Result", "caption_problem", "main", "run"]
+CAPTION = "caption.txt"
+ANALYST = (
+    "You are the analyst. The chart is saved and checked. Write its caption: one sentence that says how NVDA "
+    "and TSLA changed since the first close, with both percentages exactly as the program printed them. No code."
+)
+ANALYST_TRIES = 2
 
 
 @dataclass
@@ -62,11 +67,42 @@ class Result:
     openings: int = 0
     verdict: _chart_task.Verdict | None = None
     termination: str = "max-turns"  # "chart-written" or "max-turns"
+    caption: str = ""  # the analyst's last caption
+    caption_ok: bool = False  # it names both tickers with their printed changes
 
     @property
     def ok(self) -> bool:
-        """The success criterion: a valid PNG chart of the change since the first close."""
-        return self.verdict is not None and self.verdict.met
+        """The success criterion: a valid PNG chart of the change since the first close, and its checked caption."""
+        return self.verdict is not None and self.verdict.met and self.caption_ok
+
+
+def caption_problem(text: str, verdict: _chart_task.Verdict | None) -> str | None:
+    """What is wrong with the analyst's caption, or None: it must name both tickers and their printed changes.
+
+    >>> v = _chart_task.Verdict(chart=True, printed={"NVDA": 75.22, "TSLA": -33.07}, expected={})
+    >>> caption_problem("NVDA rose 75.22% while TSLA fell 33.07%.", v) is None
+    True
+    >>> caption_problem("NVDA rose 75% while TSLA fell.", v)
+    'the caption must give TSLA -33.07'
+    >>> caption_problem("NVDA's price rose 75.2234% and TESLA's changed by -33.0742%.", v) is None
+    True
+    """
+    if verdict is None or not verdict.printed:
+        return "there are no checked changes to caption yet"
+    if "```" in text:
+        return "the caption is one sentence, without code"
+    numbers = [abs(float(n)) for n in re.findall(r"\d+(?:\.\d+)?", text)]
+    missing = [
+        f"{ticker} {value:g}"
+        for ticker, value in verdict.printed.items()
+        if not _names(ticker, text) or not any(abs(n - abs(value)) <= 0.5 for n in numbers)
+    ]
+    return f"the caption must give {' and '.join(missing)}" if missing else None
+
+
+def _names(ticker: str, text: str) -> bool:
+    names = {ticker.upper(), "TESLA"} if ticker.upper() == "TSLA" else {ticker.upper()}
+    return any(re.search(rf"\b{name}\b", text.upper()) for name in names)
 
 
 def run(
@@ -74,77 +110,77 @@ def run(
     *,
     work_dir: Path,
     task: str = TASK,
-    max_turns: int = 4,
+    max_turns: int = 6,
     timeout: int = 60,
     speakers: Literal["round_robin", "auto"] = "round_robin",
     live_data: bool = True,
 ) -> Result:
-    """Run the group chat in ``work_dir`` until the chart is done or the coder has replied ``max_turns`` times."""
-    from autogen import Agent, AssistantAgent, GroupChat, GroupChatManager, UserProxyAgent
+    """Run the group chat in ``work_dir`` until the chart and its caption are checked, or the turns run out."""
+    from autogen import AssistantAgent, GroupChat, GroupChatManager, UserProxyAgent
 
     work_dir.mkdir(parents=True, exist_ok=True)
     prices = _chart_task.stage_data(work_dir, live=live_data)
     result = Result(work_dir=work_dir, data_source=prices.source)
     before = _common.snapshot(work_dir)
 
-    config = llm_config(settings=_chart_task.bounded(settings))
-    planner, critic = (AssistantAgent(name, llm_config=config, system_message=text) for name, text in ROLES.items())
+    config = llm_config(settings=settings.merged(max_tokens=settings.max_tokens or MAX_TOKENS))
+    never = lambda message: False  # noqa: E731  (only the checks end the chat)
     coder = AssistantAgent(
-        "coder",
-        llm_config=config,
-        system_message=_chart_task.brief(prices, work_dir)
-        + "\nFollow the planner's steps; the executor runs your program.",
+        "coder", llm_config=config, system_message=_chart_task.brief(prices, work_dir), is_termination_msg=never
     )
-    # The executor runs what the coder wrote before anything else, and judges it; nvda_tsla.Result records it.
-    record = nvda_tsla.Result(mode="code", work_dir=work_dir, executor="local", data_source=prices.source, openings=1)
-    executor = UserProxyAgent(
-        "executor",
-        human_input_mode="NEVER",
-        code_execution_config=False,
-        is_termination_msg=lambda message: False,
-        description="Runs the coder's Python program and reports the result.",
-    )
-    turns = nvda_tsla.CodeTurns(
-        nvda_tsla.RecordingExecutor(nvda_tsla.code_executor(work_dir, timeout=timeout), record),
-        record,
-        prices,
+    analyst = AssistantAgent("analyst", llm_config=config, system_message=ANALYST, is_termination_msg=never)
+    verdicts: list[_chart_task.Verdict] = []
+    # No fresh start inside a group chat: the manager owns the history.
+    loop = CodeLoop(
+        work_dir,
+        task=task,
+        done=_chart_task.check(prices, verdicts),
+        max_replies=max_turns,
         timeout=timeout,
-        max_turns=max_turns,
-        restart_on_no_code=False,
+        fresh_after=max_turns + 1,
     )
-    executor.register_reply([Agent, None], turns.reply, position=0)
+    executor = code_user_proxy(loop, name="executor", report=True)
+    captions: list[str] = []
 
     def next_speaker(last: Any, chat: Any) -> Any:
-        # Fixed order, as small models cannot choose: planner, coder, executor; after a failed run the
-        # critic says what to change (after a reply without code, the coder is asked again at once).
-        if record.termination != "max-turns" or (record.turns >= max_turns and last is executor):
-            return None
         if last is coder:
             return executor
         if last is executor:
-            return critic if turns.last_ran else coder
-        if last is critic or last is planner:
-            return coder
-        return planner
+            return analyst if loop.finished else (None if loop.ending else coder)
+        if last is analyst:
+            text = str(chat.messages[-1].get("content") or "")
+            captions.append(text)
+            problem = caption_problem(text, verdicts[-1] if verdicts else None)
+            if problem is None or len(captions) >= ANALYST_TRIES:
+                return None
+            retry = f"Not yet: {problem}. Write the caption again."
+            manager.send(retry, analyst, request_reply=False, silent=True)  # what the analyst reads next
+            chat.messages.append({"role": "user", "name": "chat_manager", "content": retry})
+            return analyst
+        return coder
 
     chat = GroupChat(
-        agents=[planner, coder, executor, critic],
+        agents=[coder, executor, analyst],
         messages=[],
-        max_round=2 + 3 * max_turns,  # a safety net: next_speaker ends the chat first
+        max_round=2 * max_turns + 2 * ANALYST_TRIES + 2,  # a safety net: next_speaker ends the chat first
         speaker_selection_method=next_speaker if speakers == "round_robin" else "auto",
     )
-    manager = GroupChatManager(
-        groupchat=chat, llm_config=config, is_termination_msg=lambda message: record.termination == "chart-written"
-    )
-    # The task comes from a user outside the group, so the chat starts with the planner.
+    manager = GroupChatManager(groupchat=chat, llm_config=config, is_termination_msg=never)
+    # The task comes from a user outside the group, so the chat starts with the coder.
     user = UserProxyAgent("user", human_input_mode="NEVER", code_execution_config=False, max_consecutive_auto_reply=0)
     user.initiate_chat(manager, message=task)
 
     result.messages = list(chat.messages)
     result.speakers = [str(m.get("name", "")) for m in chat.messages]
-    result.code_blocks, result.exit_codes = record.code_blocks, record.exit_codes
-    result.turns, result.openings, result.verdict = record.turns, record.openings, record.verdict
-    result.termination = "chart-written" if record.termination == "chart-written" else "max-turns"
+    result.code_blocks = [r.code for r in loop.runs]
+    result.exit_codes = [r.exit_code for r in loop.runs]
+    result.turns, result.openings = loop.replies, 1
+    result.verdict = verdicts[-1] if verdicts else None
+    result.caption = captions[-1].strip() if captions else ""
+    result.caption_ok = bool(captions) and caption_problem(result.caption, result.verdict) is None
+    if result.caption_ok:
+        (work_dir / CAPTION).write_text(result.caption + "\n", encoding="utf-8")
+    result.termination = "chart-written" if loop.finished else "max-turns"
     result.files = _common.new_files(work_dir, before)
     if _common.is_png(work_dir / CHART):
         result.chart = work_dir / CHART
@@ -152,7 +188,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = _common.parser(__doc__, default_model=DEFAULT_MODEL, max_turns=4)
+    p = _common.parser(__doc__, default_model=DEFAULT_MODEL, max_turns=6)
     p.add_argument("--task", default=TASK, help=f"the task (default: {TASK!r})")
     p.add_argument(
         "--speakers",
@@ -185,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[group_chat] executed {len(result.code_blocks)} program(s), exit codes {result.exit_codes}")
     for path in result.files:
         print(f"[group_chat] wrote {path}")
-    print(
-        f"[group_chat] {_chart_task.describe(result.verdict, work_dir)}", file=sys.stdout if result.ok else sys.stderr
-    )
+    print(f"[group_chat] {_chart_task.describe(result.verdict, work_dir)}")
+    caption = f"caption ({'checked' if result.caption_ok else 'not checked'}): {result.caption or '(none)'}"
+    print(f"[group_chat] {caption}", file=sys.stdout if result.ok else sys.stderr)
     return 0 if result.ok else 1
 
 

@@ -4,14 +4,14 @@ Shows an ``AssistantAgent`` and a ``UserProxyAgent`` (AG2/Autogen classic, as in
 Ollama's OpenAI-compatibility announcement) configured by ``integrations.llm_config()``,
 in one of two modes:
 
-* ``code``: the announcement's flow. The model writes Python; the user proxy runs it
-  with Autogen's ``LocalCommandLineCodeExecutor`` inside the run's work directory with a
-  timeout (``--docker``: ``DockerCommandLineCodeExecutor`` instead, when Docker works).
-  The model is told what ``prices.csv`` holds (path, columns, first rows) and what
-  "change YTD" means; every reply's code runs before anything else; the chat ends when
-  the chart is a valid PNG and the program printed the right final changes, or after
+* ``code``: the announcement's flow, on the library's code agents
+  (``integrations.autogen.code_agents``). The model writes Python; the user proxy runs
+  every reply's program first, confined to the run's work directory with a timeout
+  (``integrations.sandbox``). The model is told what ``prices.csv`` holds (path, columns,
+  first rows) and what "change YTD" means; the chat ends when the chart is a valid PNG and
+  the program printed the right final changes (the task's own check), or after
   ``--max-turns`` replies; a failed run goes back with the traceback's last lines and a
-  hint; an opening reply without code is asked again once, in a fresh chat.
+  hint, and after three failures the chat starts over once from a clean history.
 * ``tools``: the model calls registered Python functions (``plot_price_change``,
   ``load_prices``); one call to ``plot_price_change`` draws the chart.
 * ``auto`` (default): ``code`` for code models (``qwen2.5-coder``, ``codellama``, ...);
@@ -36,8 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +47,8 @@ import _common
 import _market
 
 from integrations import OllamaError, OllamaSettings, llm_config, model_info
+from integrations.autogen import code_agents
+from integrations.coding import CodeLoop
 
 EXAMPLE = "nvda_tsla"
 DEFAULT_MODEL = "codellama"  # the announcement's model
@@ -70,7 +70,7 @@ class Result:
 
     mode: str
     work_dir: Path
-    executor: str  # "local", "docker" or "none" (tools mode)
+    executor: str  # "local" (confined, see integrations.sandbox) or "none" (tools mode)
     data_source: str  # "yfinance" or "sample"
     messages: list[dict[str, Any]] = field(default_factory=list)
     code_blocks: list[str] = field(default_factory=list)  # code the user proxy executed
@@ -79,10 +79,10 @@ class Result:
     files: list[Path] = field(default_factory=list)  # files the run created in work_dir
     chart: Path | None = None
     turns: int = 0  # model replies
-    openings: int = 0  # chats opened: 2 when the first reply had no code, or after a fresh start; at most 3
+    openings: int = 0  # chats opened: 2 after a fresh start
     verdict: _chart_task.Verdict | None = None
-    termination: str = "max-turns"  # "chart-written", "text-reply", "no-code", "fresh-start" or "max-turns"
-    fresh_starts: int = 0  # chats started over after `_chart_task.FRESH_AFTER` failed replies
+    termination: str = "max-turns"  # "chart-written", "text-reply" or "max-turns"
+    fresh_starts: int = 0  # chats started over after `integrations.coding.FRESH_AFTER` failed replies
 
     @property
     def ok(self) -> bool:
@@ -140,148 +140,18 @@ def choose_mode(requested: Mode, settings: OllamaSettings, task: str = TASK) -> 
 # ---------------------------------------------------------------- code mode
 
 
-class RecordingExecutor:
-    """Wraps an Autogen code executor to remember which code blocks ran and how they ended."""
-
-    def __init__(self, inner: Any, result: Result) -> None:
-        self.inner = inner
-        self.result = result
-
-    @property
-    def code_extractor(self) -> Any:
-        return self.inner.code_extractor
-
-    def execute_code_blocks(self, code_blocks: list[Any]) -> Any:
-        outcome = self.inner.execute_code_blocks(code_blocks)
-        self.result.code_blocks.extend(block.code for block in code_blocks)
-        self.result.exit_codes.append(outcome.exit_code)
-        return outcome
-
-    def restart(self) -> None:
-        self.inner.restart()
-
-
-def docker_problem() -> str | None:
-    """Why Docker cannot run the code, or None when it can."""
-    try:
-        import docker  # noqa: F401  (Autogen's Docker executor needs the Python client)
-    except ImportError:
-        return "the 'docker' Python package is not installed (pip install docker)"
-    if shutil.which("docker") is None:
-        return "the docker command is not on PATH"
-    try:
-        probe = subprocess.run(["docker", "info"], capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"'docker info' failed: {exc}"
-    return None if probe.returncode == 0 else "the Docker daemon does not answer ('docker info' failed)"
-
-
-def code_executor(work_dir: Path, *, timeout: int, docker: bool = False, image: str = "python:3-slim") -> Any:
-    """Autogen's executor for model-written code: confined to ``work_dir``, killed after ``timeout`` s."""
-    if docker:
-        problem = docker_problem()
-        if problem:
-            raise RuntimeError(f"--docker was asked for, but {problem}")
-        from autogen.coding import DockerCommandLineCodeExecutor
-
-        return DockerCommandLineCodeExecutor(image=image, work_dir=work_dir, timeout=timeout)
-    return _common.code_executor(work_dir, timeout=timeout)
-
-
-class CodeTurns:
-    """The user proxy's side of code mode: run the model's code, then judge the result, then answer.
-
-    Registered as the proxy's first reply function, so a reply carrying code is always run
-    before anything decides the chat is over, and the chat ends only on the success
-    criterion (`_chart_task.Verdict.met`), on the turn bound, or on an opening reply
-    without code (which `run` retries once with a firmer opening).
-    """
-
-    def __init__(
-        self,
-        executor: Any,
-        result: Result,
-        prices: _market.Prices,
-        *,
-        timeout: int,
-        max_turns: int,
-        restart_on_no_code: bool = True,
-    ) -> None:
-        self.executor = executor
-        self.restart_on_no_code = restart_on_no_code
-        self.result = result
-        self.prices = prices
-        self.timeout = timeout
-        self.max_turns = max_turns
-        self.replies_this_chat = 0
-        self.last_ran = False  # whether the last reply carried code that ran
-        self.attempts = _chart_task.Attempts()
-
-    def reply(
-        self, recipient: Any, messages: list[dict[str, Any]] | None, sender: Any, config: Any
-    ) -> tuple[bool, Any]:
-        from autogen.coding import CodeBlock
-
-        content = (messages or [{}])[-1].get("content")
-        text = content if isinstance(content, str) else ""
-        self.result.turns += 1
-        self.replies_this_chat += 1
-        blocks = _chart_task.python_blocks(text)
-        out_of_turns = self.result.turns >= self.max_turns
-        self.last_ran = bool(blocks)
-        if not blocks:
-            if self.replies_this_chat == 1 and self.result.openings < 2:
-                if not self.restart_on_no_code:  # a group chat cannot restart cheaply: ask the opening again here
-                    self.result.openings += 1
-                    return True, _chart_task.opening_retry()
-                self.result.termination = "no-code"  # run() asks the opening again
-                return True, None
-            return (True, None) if out_of_turns else (True, _chart_task.NO_CODE)
-        code = "\n\n".join(blocks)
-        repeated = self.attempts.repeated(code)
-        outcome = self.executor.execute_code_blocks([CodeBlock(code=code, language="python")])
-        verdict = _chart_task.judge(self.result.work_dir, outcome.output, self.prices)
-        self.result.verdict = verdict
-        if verdict.met:
-            self.result.termination = "chart-written"
-            return True, None
-        if out_of_turns:
-            self.result.termination = "max-turns"
-            return True, None
-        if (
-            self.restart_on_no_code
-            and self.replies_this_chat >= _chart_task.FRESH_AFTER
-            and not self.result.fresh_starts
-        ):
-            self.result.termination = "fresh-start"  # converse() opens a clean chat
-            return True, None
-        return True, _chart_task.feedback(outcome.output, outcome.exit_code, verdict, self.timeout, repeated=repeated)
-
-
-def code_user_proxy(
-    work_dir: Path,
-    result: Result,
-    prices: _market.Prices,
-    *,
-    timeout: int,
-    docker: bool = False,
-    max_turns: int = 6,
-) -> tuple[Any, CodeTurns]:
-    """The user proxy of code mode, and the `CodeTurns` that answers for it in ``work_dir``."""
-    from autogen import Agent, UserProxyAgent
-
-    executor = code_executor(work_dir, timeout=timeout, docker=docker)
-    result.executor = "docker" if docker else "local"
-    turns = CodeTurns(RecordingExecutor(executor, result), result, prices, timeout=timeout, max_turns=max_turns)
-    proxy = UserProxyAgent(
-        "user_proxy",
-        human_input_mode="NEVER",
-        max_consecutive_auto_reply=max_turns,
-        code_execution_config=False,  # CodeTurns runs the code, before any termination check
-        is_termination_msg=lambda message: False,  # the success criterion ends the chat, not a word
-    )
-    proxy.register_reply([Agent, None], turns.reply, position=0)
-    return proxy, turns
+def record(result: Result, loop: CodeLoop, verdicts: list[_chart_task.Verdict]) -> None:
+    """Copy what the library's code loop did into ``result``."""
+    result.turns = loop.replies
+    result.fresh_starts = loop.fresh_starts
+    result.openings = 1 + loop.fresh_starts
+    result.code_blocks = [run.code for run in loop.runs]
+    result.exit_codes = [run.exit_code for run in loop.runs]
+    result.verdict = verdicts[-1] if verdicts else None
+    result.termination = "chart-written" if loop.finished else "max-turns"
+    result.messages = [
+        {"name": "user_proxy" if who == "user" else "assistant", "content": text} for who, text in loop.transcript
+    ]
 
 
 # ---------------------------------------------------------------- tools mode
@@ -338,13 +208,11 @@ def run(
     task: str = TASK,
     max_turns: int = 6,
     timeout: int = 60,
-    docker: bool = False,
     live_data: bool = True,
 ) -> Result:
     """Run the two-agent chat in ``work_dir`` and report what happened.
 
-    Raises `integrations.OllamaError` when the server or model is not usable, and
-    `RuntimeError` when ``docker`` is asked for but Docker does not work.
+    Raises `integrations.OllamaError` when the server or model is not usable.
     """
     from autogen import AssistantAgent, UserProxyAgent, register_function
 
@@ -353,7 +221,7 @@ def run(
     result = Result(mode=chosen, work_dir=work_dir, executor="none", data_source="sample")
     before = _common.snapshot(work_dir)
     if chosen == "code":
-        _run_code(settings, result, task=task, max_turns=max_turns, timeout=timeout, docker=docker, live=live_data)
+        _run_code(settings, result, task=task, max_turns=max_turns, timeout=timeout, live=live_data)
     else:
 
         def finished(message: dict[str, Any]) -> bool:
@@ -390,52 +258,36 @@ def run(
     return result
 
 
-def _run_code(
-    settings: OllamaSettings, result: Result, *, task: str, max_turns: int, timeout: int, docker: bool, live: bool
-) -> None:
-    """Code mode: the assistant writes a program, the proxy runs it; a reply without code gets one fresh opening."""
+def code_pair(
+    settings: OllamaSettings, prices: _market.Prices, work_dir: Path, *, task: str, max_turns: int, timeout: int
+) -> tuple[Any, Any, list[_chart_task.Verdict]]:
+    """The library's code agents for this task, told what the data holds, judged by the chart check.
+
+    Returns the assistant, the user proxy (``.code_loop`` is the loop) and the list the check
+    appends each verdict to.
+    """
+    verdicts: list[_chart_task.Verdict] = []
+    assistant, user_proxy = code_agents(
+        task,
+        settings=settings,
+        work_dir=work_dir,
+        done=_chart_task.check(prices, verdicts),
+        max_replies=max_turns,
+        timeout=timeout,
+        system_message=_chart_task.brief(prices, work_dir),
+    )
+    return assistant, user_proxy, verdicts
+
+
+def _run_code(settings: OllamaSettings, result: Result, *, task: str, max_turns: int, timeout: int, live: bool) -> None:
     prices = _chart_task.stage_data(result.work_dir, live=live)
     result.data_source = prices.source
-    assistant = code_assistant(settings, prices, result.work_dir)
-    user_proxy, turns = code_user_proxy(
-        result.work_dir, result, prices, timeout=timeout, docker=docker, max_turns=max_turns
+    result.executor = "local"
+    assistant, user_proxy, verdicts = code_pair(
+        settings, prices, result.work_dir, task=task, max_turns=max_turns, timeout=timeout
     )
-    converse(user_proxy, assistant, turns, task=task)
-
-
-def code_assistant(settings: OllamaSettings, prices: _market.Prices, work_dir: Path) -> Any:
-    """The assistant of code mode: told exactly what the data holds; never the one to end the chat."""
-    from autogen import AssistantAgent
-
-    return AssistantAgent(
-        "assistant",
-        llm_config=llm_config(settings=_chart_task.bounded(settings)),
-        system_message=_chart_task.brief(prices, work_dir),
-        is_termination_msg=lambda message: False,  # AG2 asks the recipient too: only CodeTurns ends the chat
-    )
-
-
-def converse(user_proxy: Any, assistant: Any, turns: CodeTurns, *, task: str) -> None:
-    """The chat, opened with ``task``; opened once more, afresh and firmer, when the first reply has no code,
-    and once from a clean history after `_chart_task.FRESH_AFTER` failed replies (model replies stay bounded)."""
-    result = turns.result
-    opening = task
-    while True:
-        result.openings += 1
-        turns.replies_this_chat = 0
-        turns.attempts = _chart_task.Attempts()  # a clean history: nothing was sent "before"
-        result.termination = "max-turns"
-        # One more chat turn than model replies: CodeTurns runs the last reply's code, then ends the chat.
-        chat = user_proxy.initiate_chat(assistant, message=opening, max_turns=turns.max_turns + 1, clear_history=True)
-        result.messages.extend(chat.chat_history)
-        following = (
-            None if result.turns >= turns.max_turns else _chart_task.next_opening(result.termination, result.openings)
-        )
-        if following is None:
-            break
-        if result.termination == "fresh-start":
-            result.fresh_starts += 1
-        opening = following
+    user_proxy.initiate_chat(assistant, message=task)
+    record(result, user_proxy.code_loop, verdicts)
     if _common.is_png(result.work_dir / CHART):
         result.chart = result.work_dir / CHART
 
@@ -445,7 +297,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mode", choices=["code", "tools", "auto"], default="auto", help="see above (default: auto)")
     p.add_argument("--task", default=TASK, help=f"the first message (default: {TASK!r})")
     p.add_argument("--timeout", type=int, default=60, help="seconds before generated code is killed (default: 60)")
-    p.add_argument("--docker", action="store_true", help="run generated code in Docker instead of locally")
     p.add_argument("--offline", action="store_true", help="use the bundled sample data without trying yfinance")
     args = p.parse_args(argv)
 
@@ -454,9 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         work_dir = _common.work_dir(args.work_dir, EXAMPLE)
         print(f"[nvda_tsla] model {settings.model} at {settings.base_url}; outputs go to {work_dir}")
         mode = choose_mode(args.mode, settings, args.task)
-        if mode == "code" and args.docker:
-            print(f"[nvda_tsla] mode code: generated code runs in a Docker container, in {work_dir}")
-        elif mode == "code":
+        if mode == "code":
             if not _common.confirm_code_execution(work_dir, args.timeout, yes=args.yes, label="nvda_tsla"):
                 return 2
         else:
@@ -468,10 +317,9 @@ def main(argv: list[str] | None = None) -> int:
             task=args.task,
             max_turns=args.max_turns,
             timeout=args.timeout,
-            docker=args.docker,
             live_data=not args.offline,
         )
-    except (OllamaError, RuntimeError) as exc:
+    except OllamaError as exc:
         print(f"[nvda_tsla] error: {exc}", file=sys.stderr)
         return 2
 

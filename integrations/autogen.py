@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from integrations.adapters.ag2 import code_agents, config_list, llm_config, native_config_list, write_oai_config_list
+from integrations.adapters.ag2 import (
+    code_agents,
+    code_user_proxy,
+    config_list,
+    llm_config,
+    native_config_list,
+    write_oai_config_list,
+)
 
-__all__ = ["code_agents", "config_list", "llm_config", "native_config_list", "write_oai_config_list"]
+__all__ = ["code_agents", "code_user_proxy", "config_list", "llm_config", "native_config_list", "write_oai_config_list"]

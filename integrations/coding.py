@@ -293,6 +293,8 @@ def hint(output: str, exit_code: int, timeout: float, work_dir: Path | None = No
         files = ", ".join(p.name for p in _visible_files(work_dir)) if work_dir else ""
         where = f" The files there are: {files}." if files else ""
         return f"Read and write files in the current directory, with the exact names given.{where}"
+    if "same first dimension" in last:
+        return "x and y have different lengths: compute one y value per x value (per row), then plot them."
     if "SyntaxError" in last or "IndentationError" in last:
         return "Send the whole program again, complete and valid Python, in one ```python block."
     return "Fix the error and send the whole corrected program in one ```python block."
@@ -417,6 +419,7 @@ class CodeLoop:
         self.replies_this_chat = 0
         self.fresh_starts = 0
         self.runs: list[Run] = []
+        self.transcript: list[tuple[str, str]] = []  # ("user" | "model", text), across fresh starts
         self.attempts = Attempts()
         self.ending: Ending = ""
         self.verdict: bool | str | None = False  # the last check's answer (see _judge)
@@ -426,6 +429,8 @@ class CodeLoop:
         """Record the task and which files are inputs (present now); the chat's first message calls it."""
         self.task = task
         self._inputs = {p.name for p in _visible_files(self.work_dir)}
+        if not self.transcript:
+            self.transcript.append(("user", task))
 
     @property
     def finished(self) -> bool:
@@ -445,25 +450,39 @@ class CodeLoop:
         """Judge one model reply: run its program (if any) and say what comes next."""
         prepared = self._before_run(reply)
         if isinstance(prepared, Step):
-            return prepared
+            return self._said(prepared)
         from integrations.sandbox import run_block
 
         result = run_block(
             prepared, "python", self.work_dir, timeout=self.timeout, python=self.python, confine=self.confine
         )
-        return self._after_run(prepared, result.exit_code, result.output, result.timed_out)
+        return self._said(self._after_run(prepared, result.exit_code, result.output, result.timed_out))
 
     async def step_async(self, reply: str) -> Step:
         """`step` for event loops; cancelling it kills the running program and all it started."""
         prepared = self._before_run(reply)
         if isinstance(prepared, Step):
-            return prepared
+            return self._said(prepared)
         from integrations.sandbox import run_block_async
 
         result = await run_block_async(
             prepared, "python", self.work_dir, timeout=self.timeout, python=self.python, confine=self.confine
         )
-        return self._after_run(prepared, result.exit_code, result.output, result.timed_out)
+        return self._said(self._after_run(prepared, result.exit_code, result.output, result.timed_out))
+
+    def report(self) -> str:
+        """One line on how the loop ended, for a last message or a log."""
+        codes = ", ".join(str(r.exit_code) for r in self.runs) or "none"
+        if self.finished:
+            return f"Done: the check of the result holds after {self.replies} repl(ies) (exit codes {codes})."
+        if self.ending:
+            return f"Stopped after {self.replies} repl(ies) without meeting the check (exit codes {codes})."
+        return f"Still going: {self.replies} repl(ies) so far (exit codes {codes})."
+
+    def _said(self, step: Step) -> Step:
+        if step.message is not None:
+            self.transcript.append(("user", step.message))
+        return step
 
     # -- the two halves of a step, around the run
 
@@ -472,6 +491,7 @@ class CodeLoop:
             self.begin(reply)  # no task given: the judge still needs one
         if self.ending:
             return Step("stop")
+        self.transcript.append(("model", reply))
         self.replies += 1
         self.replies_this_chat += 1
         blocks = python_blocks(reply)
@@ -534,6 +554,11 @@ class CodeLoop:
         self._confirm = True
         return None
 
+    def _written_heads(self) -> str:
+        """What the named output files hold now (a wrong content is the commonest miss once they exist)."""
+        heads = [_head(self.work_dir / name) for name in self.outputs if _written(self.work_dir / name)]
+        return "".join(f"{line}\n" for line in heads)
+
     def _feedback(self, run: Run) -> str:
         tail = traceback_tail(run.output) or "(no output)"
         if run.exit_code != 0:
@@ -549,10 +574,21 @@ class CodeLoop:
         else:
             missing = f": {self.verdict}" if isinstance(self.verdict, str) and self.verdict else ""
             text = (
-                f"The program ran, but the task is not done yet{missing}. Output:\n{tail}\n"
+                f"The program ran, but the task is not done yet{missing}. Output:\n{tail}\n{self._written_heads()}"
                 "Send the whole corrected program in one ```python block."
             )
         return f"{REPEATED}\n{text}" if run.repeated else text
+
+
+def _head(path: Path) -> str:
+    """The first lines of a text file the program wrote, for the model to compare with what was asked."""
+    if path.suffix.lower() not in _TEXT_SUFFIXES:
+        return f"{path.name}: {path.stat().st_size} bytes"
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        head = handle.read(300)
+    lines = head.splitlines()[:_PREVIEW_LINES]
+    more = " ..." if len(head.splitlines()) > _PREVIEW_LINES or len(head) == 300 else ""
+    return f"{path.name} begins: {' | '.join(lines)}{more}"
 
 
 def _written(path: Path) -> bool:

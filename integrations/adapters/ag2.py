@@ -18,9 +18,9 @@ from integrations._target import Target, http_clients, prepare
 from integrations.settings import OllamaSettings
 
 if TYPE_CHECKING:
-    from integrations.coding import Done
+    from integrations.coding import CodeLoop, Done
 
-__all__ = ["code_agents", "config_list", "llm_config", "native_config_list", "write_oai_config_list"]
+__all__ = ["code_agents", "code_user_proxy", "config_list", "llm_config", "native_config_list", "write_oai_config_list"]
 
 
 def config_list(
@@ -181,7 +181,7 @@ def code_agents(
     Replies are capped at `integrations.coding.MAX_TOKENS` tokens unless the settings set a cap.
     """
     require("autogen", "autogen")
-    from autogen import Agent, AssistantAgent, UserProxyAgent
+    from autogen import AssistantAgent
 
     from integrations.coding import MAX_TOKENS, CodeLoop
     from integrations.coding import system_message as coder_message
@@ -199,12 +199,28 @@ def code_agents(
         system_message=system_message or coder_message(loop.work_dir),
         is_termination_msg=never,
     )
+    return assistant, code_user_proxy(loop)
+
+
+def code_user_proxy(loop: CodeLoop, *, name: str = "user_proxy", report: bool = False) -> Any:
+    """A ``UserProxyAgent`` whose only reply is `CodeLoop.step`: it runs each program, then answers.
+
+    What `code_agents` pairs with its assistant; use it alone to put the loop in a ``GroupChat``
+    (then give the loop a ``fresh_after`` above ``max_replies``: the manager owns the history).
+    ``report``: when the loop stops, say so in a last message instead of ending the chat (in a
+    group chat, the speaker selection decides who goes on). ``proxy.code_loop`` is ``loop``.
+    """
+    require("autogen", "autogen")
+    from autogen import Agent, UserProxyAgent
+
+    never = lambda message: False  # noqa: E731
     user_proxy = UserProxyAgent(
-        "user_proxy",
+        name,
         human_input_mode="NEVER",
         code_execution_config=False,  # the loop runs the code, before any termination check
         is_termination_msg=never,
-        max_consecutive_auto_reply=max_replies + 1,
+        max_consecutive_auto_reply=loop.max_replies + 1,
+        description="Runs the coder's Python program and reports the result.",
     )
 
     def reply(recipient: Any, messages: list[dict[str, Any]] | None, sender: Any, config: Any) -> tuple[bool, Any]:
@@ -215,11 +231,13 @@ def code_agents(
         if step.action == "fresh-start":
             recipient.clear_history(sender)  # both sides forget the failed attempts
             sender.clear_history(recipient)
+        if step.action == "stop" and report:
+            return True, loop.report()
         return True, step.message  # None ends the chat
 
     user_proxy.register_reply([Agent, None], reply, position=0)
     user_proxy.code_loop = loop  # type: ignore[attr-defined]
-    return assistant, user_proxy
+    return user_proxy
 
 
 def _text(message: dict[str, Any]) -> str:

@@ -91,6 +91,7 @@ def code_team(
     max_replies: int = 6,
     timeout: int = 60,
     system_message: str | None = None,
+    client: Any = None,
     check: bool | None = None,
     pull: bool | None = None,
     **overrides: Any,
@@ -103,7 +104,8 @@ def code_team(
     and a hint, calls out a resent program, clears the coder's context once for a fresh start after
     `integrations.coding.FRESH_AFTER` failures, and stops the team when ``done`` holds (see
     `integrations.coding.CodeLoop`) or after ``max_replies`` coder replies. ``team.code_loop`` is the
-    `CodeLoop`. The team owns its model client: ``await team.code_client.close()`` when done.
+    `CodeLoop`. ``client``: a ready AgentChat model client to use instead of `model_client`'s.
+    ``team.code_client`` is the client: ``await team.code_client.close()`` when done.
     """
     require("autogen_agentchat", "agentchat")
     from autogen_agentchat.agents import AssistantAgent, BaseChatAgent
@@ -116,9 +118,10 @@ def code_team(
     from integrations.coding import MAX_TOKENS, CodeLoop
     from integrations.coding import system_message as coder_message
 
-    if "max_tokens" not in overrides and (settings or OllamaSettings()).max_tokens is None:
-        overrides["max_tokens"] = MAX_TOKENS
-    client = model_client(model, settings=settings, check=check, pull=pull, **overrides)
+    if client is None:
+        if "max_tokens" not in overrides and (settings or OllamaSettings()).max_tokens is None:
+            overrides["max_tokens"] = MAX_TOKENS
+        client = model_client(model, settings=settings, check=check, pull=pull, **overrides)
     loop = CodeLoop(
         Path("coding") if work_dir is None else work_dir, task=task, done=done, max_replies=max_replies, timeout=timeout
     )
@@ -142,11 +145,7 @@ def code_team(
                 await coder.model_context.clear()  # the coder forgets its failed attempts
             if step.action == "stop":
                 stop.set()
-                run = step.run
-                said = "Done: the check of the result holds." if loop.finished else "Stopped: out of replies."
-                if run is not None and not loop.finished:
-                    said += f" The last program exited with {run.exit_code}."
-                return Response(chat_message=TextMessage(content=said, source=self.name))
+                return Response(chat_message=TextMessage(content=loop.report(), source=self.name))
             return Response(chat_message=TextMessage(content=step.message or "", source=self.name))
 
         async def on_reset(self, cancellation_token: CancellationToken) -> None:

@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import _chart_task
 import nvda_tsla_agentchat
 import pytest
 
 from integrations import OllamaSettings
+from integrations.coding import python_blocks
 
-# autogen-ext warns that local execution is unsafe and unapproved; the example accepts that on purpose
-# (model code is confined to the work dir with a timeout), so the warnings are expected here.
-EXPECTED_WARNINGS = [
-    pytest.mark.filterwarnings("ignore:Using LocalCommandLineCodeExecutor:UserWarning"),
-    pytest.mark.filterwarnings("ignore:No approval function set:UserWarning"),
-]
-pytestmark = [pytest.mark.slow, *EXPECTED_WARNINGS]
+# No warning filter: the example runs model code through the library's confined loop, so autogen-ext's
+# warnings about its unconfined local executor would fail this test (pytest turns warnings into errors).
+pytestmark = pytest.mark.slow
 
 
 def test_team_runs_every_program_and_stops_at_the_turn_bound(tiny_settings: OllamaSettings, tmp_path: Path) -> None:
@@ -29,8 +25,8 @@ def test_team_runs_every_program_and_stops_at_the_turn_bound(tiny_settings: Olla
     assert sources[:3] == ["user", "coder", "executor"]
     coder = [text for source, _, text in result.messages if source == "coder"]
     assert result.turns == len(coder) <= 2
-    assert result.code_runs == len([c for c in coder if _chart_task.python_blocks(c)]), "every program was run"
-    assert result.termination in {"chart-written", "max-turns", "no-code"}
+    assert result.code_runs == len([c for c in coder if python_blocks(c)]), "every program was run"
+    assert result.termination in {"chart-written", "max-turns"}
     assert (tmp_path / nvda_tsla_agentchat.DATA).is_file()
     if result.code_runs:
         assert list(tmp_path.glob("code_*.py")), "the model's code was saved and run in the work dir"

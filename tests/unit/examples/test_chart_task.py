@@ -1,4 +1,4 @@
-"""The chart task's brief, code extraction, success criterion and feedback: what small models need to succeed."""
+"""The chart task's brief, data, success check and what it says when unmet; the hints it gets from the library."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import doctest
 from pathlib import Path
 
 import _chart_task
-import _common
 import _market
 import pytest
+
+from integrations.coding import hint, traceback_tail
 
 
 @pytest.fixture
@@ -43,13 +44,6 @@ def test_staged_data_is_numbers_only_so_whole_table_arithmetic_works(tmp_path: P
     assert change.iloc[-1].round(2).to_dict() == staged.change_pct()
 
 
-def test_fenced_bare_and_unclosed_code_is_found() -> None:
-    assert _chart_task.python_blocks("```Python\nprint(1)\n```") == ["print(1)"]
-    assert _chart_task.python_blocks("Sure:\n```python\nimport csv\nprint(2)") == ["import csv\nprint(2)"]
-    assert _chart_task.python_blocks("```bash\npip install pandas\n```") == []
-    assert _chart_task.python_blocks("TERMINATE") == []
-
-
 def chart(work_dir: Path) -> None:
     _market.plot_change(_market.load_sample(), work_dir / _chart_task.CHART)
 
@@ -72,48 +66,24 @@ def test_success_needs_the_png_and_the_change_since_the_first_row(tmp_path: Path
 @pytest.mark.parametrize(
     ("output", "exit_code", "says"),
     [
-        ("Traceback (most recent call last):\n  File x\nKeyError: 'TESLA'", 1, "date, NVDA, TSLA"),
+        ("Traceback (most recent call last):\n  File x\nKeyError: 'TESLA'", 1, "prices.csv: date,NVDA,TSLA"),
         ("Traceback (most recent call last):\nNameError: name 'matplotlib' is not defined", 1, "'matplotlib'"),
         ("Traceback (most recent call last):\nNameError: name 'change' is not defined", 1, "the whole program"),
         ("Traceback (most recent call last):\n  File x\nKeyError: -1", 1, ".iloc[-1]"),
         ("Traceback (most recent call last):\nFileNotFoundError: [Errno 2] 'NVDA.csv'", 1, "prices.csv"),
         ("Timeout", 124, "plt.show()"),
         ("Traceback (most recent call last):\nModuleNotFoundError: No module named 'yfinance'", 1, "installed"),
+        ("ValueError: x and y must have same first dimension, but have shapes (233,) and (232,)", 1, "one y value"),
     ],
 )
-def test_failures_come_back_with_the_last_lines_and_a_hint(
+def test_the_chart_tasks_common_failures_get_the_librarys_hints(
     tmp_path: Path, staged: _market.Prices, output: str, exit_code: int, says: str
 ) -> None:
-    verdict = _chart_task.judge(tmp_path, output, staged)
-    text = _chart_task.feedback(output, exit_code, verdict, timeout=60)
-    assert output.splitlines()[-1] in text and says in text and "Hint:" in text
+    # The loop's hints are the library's (integrations.coding); the staged file is what makes them specific.
+    assert says in hint(output, exit_code, 60, tmp_path)
 
 
-def test_a_long_traceback_is_cut_to_its_last_lines(tmp_path: Path, staged: _market.Prices) -> None:
-    output = "Traceback (most recent call last):\n" + "".join(f"  frame {i}\n" for i in range(40)) + "ValueError: x"
-    text = _chart_task.feedback(output, 1, _chart_task.judge(tmp_path, output, staged), timeout=60)
-    assert "frame 39" in text and "frame 20" not in text and "ValueError: x" in text
-
-
-def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _market.Prices) -> None:
-    chart(tmp_path)
-    verdict = _chart_task.judge(tmp_path, "NVDA 0.1\nTSLA 0.2", staged)
-    text = _chart_task.feedback("NVDA 0.1\nTSLA 0.2", 0, verdict, timeout=60)
-    assert "not the percent change since the first row" in text and "pct_change" in text
-    assert "(df[ticker] / df[ticker].iloc[0] - 1) * 100" in text and "NVDA, TSLA" in text
-    assert "NVDA and TSLA (NVDA 0.1, TSLA 0.2)" in text and "keep that part" not in text
-    assert _common.is_png(tmp_path / _chart_task.CHART)
-
-
-def test_the_one_wrong_ticker_is_named_and_the_right_one_kept(tmp_path: Path, staged: _market.Prices) -> None:
-    chart(tmp_path)
-    right = staged.change_pct()["NVDA"]
-    output = f"NVDA: {right}\nTSLA: -99.33"
-    text = _chart_task.feedback(output, 0, _chart_task.judge(tmp_path, output, staged), timeout=60)
-    assert "last change of TSLA (TSLA -99.33)" in text and "NVDA is right: keep that part" in text
-
-
-def test_the_programs_own_line_is_shown_not_the_librarys(tmp_path: Path, staged: _market.Prices) -> None:
+def test_the_programs_own_line_is_shown_not_the_librarys(tmp_path: Path) -> None:
     output = (
         "Traceback (most recent call last):\n"
         f'  File "{tmp_path}/code_ab.py", line 12, in <module>\n'
@@ -122,6 +92,30 @@ def test_the_programs_own_line_is_shown_not_the_librarys(tmp_path: Path, staged:
         '    raise ValueError(f"x and y must have same first dimension, but "\n'
         "ValueError: x and y must have same first dimension, but have shapes (233,) and (232,)"
     )
-    text = _chart_task.feedback(output, 1, _chart_task.judge(tmp_path, output, staged), timeout=60)
-    assert "plt.plot(dates, change)" in text and "_base.py" not in text
-    assert "(close / first close - 1) * 100" in text, "different lengths come from day-over-day differences"
+    text = traceback_tail(output)
+    assert "plt.plot(dates, change)" in text and "_base.py" not in text and text.endswith("(232,)")
+
+
+def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _market.Prices) -> None:
+    chart(tmp_path)
+    text = _chart_task.shortfall(_chart_task.judge(tmp_path, "NVDA 0.1\nTSLA 0.2", staged))
+    assert "not the percent change since the first row" in text and "pct_change" in text
+    assert "(df[ticker] / df[ticker].iloc[0] - 1) * 100" in text and "NVDA, TSLA" in text
+    assert "NVDA and TSLA (NVDA 0.1, TSLA 0.2)" in text and "keep that part" not in text
+
+
+def test_the_one_wrong_ticker_is_named_and_the_right_one_kept(tmp_path: Path, staged: _market.Prices) -> None:
+    chart(tmp_path)
+    right = staged.change_pct()["NVDA"]
+    text = _chart_task.shortfall(_chart_task.judge(tmp_path, f"NVDA: {right}\nTSLA: -99.33", staged))
+    assert "last change of TSLA (TSLA -99.33)" in text and "NVDA is right: keep that part" in text
+
+
+def test_the_check_is_the_verdict_and_records_it(tmp_path: Path, staged: _market.Prices) -> None:
+    seen: list[_chart_task.Verdict] = []
+    done = _chart_task.check(staged, seen)
+    right = "\n".join(f"{t} {v:.2f}" for t, v in staged.change_pct().items())
+    assert "was not saved" in str(done(tmp_path, right))
+    chart(tmp_path)
+    assert done(tmp_path, right) is True
+    assert [v.met for v in seen] == [False, True]

@@ -14,6 +14,7 @@ import nvda_tsla
 import pytest
 
 from integrations import OllamaSettings
+from integrations.coding import CodeLoop
 
 # What a capable model writes for the task, given the brief.
 GOOD_SCRIPT = f"""
@@ -36,13 +37,15 @@ plt.show()
 
 
 def ask_to_run(tmp_path: Path, code: str, *, timeout: int, max_turns: int = 6) -> tuple[str | None, nvda_tsla.Result]:
-    """Send ``code`` to the code-mode user proxy as if the assistant had written it; None means the chat ends."""
+    """Give ``code`` to code mode's loop as if the assistant had written it; None means the chat ends."""
     prices = _chart_task.stage_data(tmp_path, live=False)
-    result = nvda_tsla.Result(mode="code", work_dir=tmp_path, executor="none", data_source="sample", openings=1)
-    proxy, _ = nvda_tsla.code_user_proxy(tmp_path, result, prices, timeout=timeout, max_turns=max_turns)
-    reply = proxy.generate_reply(messages=[{"role": "user", "content": f"```python\n{code}\n```"}])
-    text = reply if reply is None or isinstance(reply, str) else str(reply.get("content"))
-    return text, result
+    verdicts: list[_chart_task.Verdict] = []
+    done = _chart_task.check(prices, verdicts)
+    loop = CodeLoop(tmp_path, task=nvda_tsla.TASK, done=done, timeout=timeout, max_replies=max_turns)
+    step = loop.step(f"```python\n{code}\n```")
+    result = nvda_tsla.Result(mode="code", work_dir=tmp_path, executor="local", data_source="sample")
+    nvda_tsla.record(result, loop, verdicts)
+    return step.message, result
 
 
 def test_known_good_script_writes_the_chart_and_ends_the_chat(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_a_wrong_column_gets_the_column_names_back(tmp_path: Path) -> None:
     reply, result = ask_to_run(tmp_path, GOOD_SCRIPT.replace('("NVDA", "TSLA")', '("NVDA", "TESLA")'), timeout=60)
 
     assert result.exit_codes == [1] and reply is not None
-    assert "KeyError: 'TESLA'" in reply and "date, NVDA, TSLA" in reply
+    assert "KeyError: 'TESLA'" in reply and "prices.csv: date,NVDA,TSLA" in reply
     assert "Traceback" not in reply.splitlines()[1], "only the traceback's last lines"
 
 
