@@ -276,6 +276,9 @@ def child_environment() -> dict[str, str]:
         "VIRTUAL_ENV": sys.prefix,
         "PYTHONUNBUFFERED": "1",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # LiteLLM otherwise fetches a price list, retrying, offline
+        # Models answer errors with `pip install ...`, which AG2's executor runs: it may find what is
+        # installed, never change the benchmark's own environment.
+        "PIP_NO_INDEX": "1",
     }
 
 

@@ -96,4 +96,5 @@ def test_runs_get_this_python_first_on_path_and_headless_plotting() -> None:
 
     found = shutil.which("python", path=env["PATH"]) or shutil.which("python3", path=env["PATH"])
     assert found is not None and Path(found).parent == Path(sys.executable).parent
+    assert env["PIP_NO_INDEX"] == "1"
     assert env["MPLBACKEND"] == "Agg" and env["PYTHONPATH"].split(os.pathsep)[0] == str(agent_tasks.ROOT)
