@@ -316,11 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--seeds", type=int, default=10, help="seeds 1..N per cell (default: 10)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds 1..N per cell (default: 10; 3 with --tasks)")
     p.add_argument(
         "--examples", default=",".join((*EXAMPLES, BASELINE)), help="comma-separated; 'announcement' is the baseline"
     )
-    p.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    p.add_argument("--models", default=None, help="comma-separated model names (default: all; 1.5B, 0.5B with --tasks)")
     p.add_argument("--modes", default=",".join(MODES), help="comma-separated: code, tools")
     p.add_argument("--max-turns", type=int, default=6, help="model replies per run (default: 6)")
     p.add_argument("--timeout", type=int, default=60, help="seconds before a generated program is killed")
@@ -343,7 +343,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="LOG",
         help="rebuild the table from the per-run lines earlier runs printed, instead of running",
     )
+    _task_options(p)
     args = p.parse_args(argv)
+    if args.tasks is not None:
+        return _run_tasks(p, args)
+    args.seeds = args.seeds or 10
+    args.models = args.models or ",".join(MODELS)
     if args.from_log:
         cells = cells_from_logs(args.from_log)
         print(table(cells))
@@ -387,6 +392,46 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         print(f"\nwrote {args.results}")
     return 0
+
+
+def _task_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``--tasks``: the task set run by four code-agent loops (benchmarks/agent_tasks.py)."""
+    from benchmarks import agent_tasks
+
+    p.add_argument(
+        "--tasks",
+        nargs="*",
+        metavar="NAME",
+        help="run the task set (benchmarks/tasks) instead of the examples: the tasks named, or all",
+    )
+    p.add_argument(
+        "--approaches",
+        default=",".join(agent_tasks.APPROACHES),
+        help=f"with --tasks, comma-separated: {', '.join((*agent_tasks.APPROACHES, *agent_tasks.EXTRA_APPROACHES))}",
+    )
+    p.add_argument("--max-tokens", type=int, default=None, help="with --tasks, cap on tokens per model reply")
+    p.add_argument("--run-cap", type=int, default=agent_tasks.RUN_CAP, help="with --tasks, seconds a run may take")
+    p.add_argument("--run-logs", type=Path, default=None, help="with --tasks, keep each run's output in this folder")
+    p.add_argument(
+        "--results", type=Path, default=RESULTS, help="with --tasks, the results file entries are merged into"
+    )
+
+
+def _run_tasks(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from benchmarks import agent_tasks
+    from benchmarks.tasks import select
+
+    args.seeds = args.seeds or agent_tasks.SEEDS
+    args.models = [m.strip() for m in (args.models or ",".join(agent_tasks.MODELS)).split(",") if m.strip()]
+    args.approaches = [a.strip() for a in args.approaches.split(",") if a.strip()]
+    unknown = set(args.approaches) - {*agent_tasks.APPROACHES, *agent_tasks.EXTRA_APPROACHES}
+    if unknown:
+        p.error(f"unknown approach(es) {sorted(unknown)}; choose from {', '.join(agent_tasks.APPROACHES)}")
+    try:
+        select(args.tasks)
+    except ValueError as exc:
+        p.error(str(exc))
+    return agent_tasks.main(args)
 
 
 if __name__ == "__main__":
