@@ -412,9 +412,6 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, default=None, help="with --tasks, cap on tokens per model reply")
     p.add_argument("--run-cap", type=int, default=agent_tasks.RUN_CAP, help="with --tasks, seconds a run may take")
     p.add_argument("--run-logs", type=Path, default=None, help="with --tasks, keep each run's output in this folder")
-    p.add_argument(
-        "--results", type=Path, default=RESULTS, help="with --tasks, the results file entries are merged into"
-    )
 
 
 def _run_tasks(p: argparse.ArgumentParser, args: argparse.Namespace) -> int:
