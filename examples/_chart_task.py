@@ -157,6 +157,14 @@ def shortfall(verdict: Verdict) -> str:
             "Print them after saving, one per line, like: NVDA 12.34"
         )
     wrong = verdict.wrong()
+    ratio = [
+        t for t in wrong if t in verdict.printed and abs(verdict.printed[t] - verdict.expected[t] - 100) <= TOLERANCE
+    ]
+    if ratio and len(ratio) == len(wrong):  # close / first close * 100: the commonest near miss
+        return (
+            f"the printed last change of {' and '.join(ratio)} is 100 too high: that is close / first close * 100. "
+            "The change is (close / first close - 1) * 100: subtract 1 before multiplying by 100"
+        )
     shown = ", ".join(f"{t} {verdict.printed[t]:g}" if t in verdict.printed else f"{t} not printed" for t in wrong)
     right = [t for t in verdict.expected if t not in wrong]
     kept = f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right: keep that part)" if right else ""

@@ -119,3 +119,10 @@ def test_the_check_is_the_verdict_and_records_it(tmp_path: Path, staged: _market
     chart(tmp_path)
     assert done(tmp_path, right) is True
     assert [v.met for v in seen] == [False, True]
+
+
+def test_a_ratio_instead_of_a_change_is_named_as_such(tmp_path: Path, staged: _market.Prices) -> None:
+    chart(tmp_path)
+    ratios = "\n".join(f"{t} {v + 100:.2f}" for t, v in staged.change_pct().items())
+    text = _chart_task.shortfall(_chart_task.judge(tmp_path, ratios, staged))
+    assert "NVDA and TSLA is 100 too high" in text and "subtract 1 before multiplying by 100" in text
