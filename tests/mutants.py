@@ -123,6 +123,13 @@ MUTANTS: tuple[Mutant, ...] = (
         (f"{FRAMEWORKS}::test_crewai_llm_tool_call",),
     ),
     Mutant(
+        "cache (prebuilt engine): a saved slot is never restored",
+        "integrations/embedded/engines/xllama.py",
+        'self._json("POST", f"/slots/{slot.id}?action=restore", {"filename": restore.filename})',
+        "pass",
+        (f"{CORE}::test_a_resumed_conversation_answers_as_without_the_cache",),
+    ),
+    Mutant(
         "coding: a program sent again is not called out",
         "integrations/coding.py",
         'return f"{REPEATED}\\n{text}" if run.repeated else text',

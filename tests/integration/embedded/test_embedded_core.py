@@ -138,8 +138,18 @@ def test_an_interrupted_conversation_resumes_without_rereading_its_prefix(ollama
 
 @pytest.mark.parametrize("others", [1, 5], ids=["after-one-other", "after-five-others"])
 def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any, ollama_model: str,
-                                                             others: int) -> None:
-    """The restored state is A's own: every reply, A's resumed one included, equals a cache-less server's."""
+                                                             others: int, request: pytest.FixtureRequest) -> None:
+    """The restored state is A's own: every reply, A's resumed one included, equals a cache-less server's.
+
+    On llama.cpp's server (the prebuilt engine) a restored state plus a short suffix is not evaluated in
+    the same batches as a whole prompt read again, and the float sums differ: the resumed answer is A's
+    (same opening words) but may part from the cache-less one after a few tokens. There the opening is
+    compared; on llama-cpp-python, which reuses the live context either way, the whole answer is.
+    """
+    from integrations.embedded.engines import resolve_engine
+    from integrations.pytest_plugin import _ENGINE_KEY
+
+    exact = resolve_engine(request.config.stash.get(_ENGINE_KEY, "auto")) == "llama-cpp"
     if not ollama_server.embedded:
         pytest.skip("the prompt cache is the embedded server's")
     from integrations.embedded import EmbeddedServer
@@ -150,7 +160,11 @@ def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any,
     with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0) as uncached:
         expected = _interleave(uncached.url, ollama_model, others, num_predict=24)
     assert expected[-1]["prompt_eval_count"] > 400, "without the cache, A is read again in full"
-    assert [r["message"]["content"] for r in replies] == [r["message"]["content"] for r in expected]
+    said, unsaid = [r["message"]["content"] for r in replies], [r["message"]["content"] for r in expected]
+    assert said[:-1] == unsaid[:-1], "the conversations in between started afresh either way"
+    assert said[-1].split()[:6] == unsaid[-1].split()[:6], "A's resumed answer opens as the cache-less one"
+    if exact:
+        assert said[-1] == unsaid[-1]
 
 
 def test_the_cache_stays_within_its_budget(ollama_server: Any, ollama_model: str) -> None:
