@@ -20,7 +20,8 @@ from integrations.embedded.slots import MIN_GAIN, PromptCache
 def llm(ollama_server: Any, ollama_model: str) -> Iterator[Any]:
     if not ollama_server.embedded:
         pytest.skip("the prompt cache is the embedded server's")
-    import llama_cpp
+    # llama-cpp-python's own cache (the prebuilt engine's is tests/integration/embedded/test_embedded_core.py's).
+    llama_cpp = pytest.importorskip("llama_cpp", reason="could not import 'llama_cpp': the 'llama-cpp' extra")
 
     from integrations.embedded.store import Store
 

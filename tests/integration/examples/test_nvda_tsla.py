@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import _common
@@ -55,4 +56,7 @@ def test_main_prints_where_the_chart_is(
 
     out = capsys.readouterr().out
     assert code == 0, out
-    assert str(tmp_path / nvda_tsla.CHART) in out and "mode tools" in out
+    match = re.search(r"chart: (\S+\.png)", out)  # the model names the file; the tool keeps it in the work dir
+    assert match and "mode tools" in out, out
+    chart = Path(match.group(1))
+    assert chart.parent == tmp_path and chart.read_bytes()[:8] == _common.PNG_SIGNATURE
