@@ -186,7 +186,7 @@ def measure(
         for example, mode in plan:
             cell = Cell(example, mode, model)
             cells.append(cell)
-            for seed in range(1, args.seeds + 1):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 with tempfile.TemporaryDirectory(prefix=f"bench-{example}-") as tmp:
                     work_dir = Path(tmp)
                     try:
@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--seeds", type=int, default=None, help="seeds 1..N per cell (default: 10; 3 with --tasks)")
+    p.add_argument("--first-seed", type=int, default=1, help="start the examples' seeds here (split a sweep in two)")
     p.add_argument(
         "--examples", default=",".join((*EXAMPLES, BASELINE)), help="comma-separated; 'announcement' is the baseline"
     )
