@@ -39,7 +39,7 @@ class Pair:
 def pair(tmp_path_factory: pytest.TempPathFactory, ollama_model: str, request: pytest.FixtureRequest) -> Iterator[Pair]:
     from integrations.pytest_plugin import _unavailable
 
-    for module, extra in (("llama_cpp", "embedded"), ("litellm", "gateway")):
+    for module, extra in (("xllamacpp", "embedded"), ("litellm", "gateway")):
         if importlib.util.find_spec(module) is None:  # found, not imported: LiteLLM's import is slow
             _unavailable(request.config, f"{module} is not installed (extra '{extra}')")
     from integrations import checks

@@ -21,7 +21,7 @@ def test_agents_sweep_runs_its_seeds_as_ray_tasks_and_merges_the_results(
 ) -> None:
     from integrations.pytest_plugin import _unavailable
 
-    for module, extra in (("ray", "ray"), ("llama_cpp", "embedded")):
+    for module, extra in (("ray", "ray"), ("xllamacpp", "embedded")):
         try:
             __import__(module)
         except ImportError:
