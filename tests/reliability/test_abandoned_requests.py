@@ -46,7 +46,7 @@ CASES = {
     "streamed forced tool call": ("/v1/chat/completions", {
         "messages": [{"role": "user", "content": LONG}], "stream": True, "tool_choice": "required",
         "tools": [{"type": "function", "function": {"name": "essay", "parameters": {
-            "type": "object", "properties": {"text": {"type": "string", "maxLength": 4000}}, "required": ["text"]}}}]},
+            "type": "object", "properties": {"text": {"type": "string", "minLength": 1000, "maxLength": 4000}}, "required": ["text"]}}}]},
         True),
 }
 

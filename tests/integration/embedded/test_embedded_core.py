@@ -110,9 +110,11 @@ def _interleave(url: str, model: str, others: int = 1, num_predict: int = 3) -> 
         return first, *between, again
 
 
-def _prompt_cache(url: str) -> dict[str, int]:
+def _prompt_cache(url: str, model: str) -> dict[str, int]:
     with httpx.Client(base_url=url, timeout=30) as http:
-        (loaded,) = http.get("/api/ps").json()["models"]
+        models = http.get("/api/ps").json()["models"]
+    # Other tests may have loaded other models on the shared server: the test model's entry is the one.
+    (loaded,) = [m for m in models if m["name"] in (model, f"{model}:latest")]
     cache: dict[str, int] = loaded["prompt_cache"]
     return cache
 
@@ -126,11 +128,11 @@ def test_an_interrupted_conversation_resumes_without_rereading_its_prefix(ollama
     first, _, again = _interleave(ollama_server.url, ollama_model)
     assert first["prompt_eval_count"] > 400
     assert again["prompt_eval_count"] < 60, f"A's second turn evaluated {again['prompt_eval_count']} tokens again"
-    cache = _prompt_cache(ollama_server.url)
+    cache = _prompt_cache(ollama_server.url, ollama_model)
     assert cache["conversations"] >= 1 and 0 < cache["size"] <= cache["budget"], cache
     with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0) as one_slot:
         first, _, again = _interleave(one_slot.url, ollama_model)
-        cache = _prompt_cache(one_slot.url)
+        cache = _prompt_cache(one_slot.url, ollama_model)
     assert cache == {"conversations": 0, "size": 0, "budget": 0}, "no slots: nothing is saved"
     assert again["prompt_eval_count"] > first["prompt_eval_count"], \
         "with one slot, B's turn evicts A's prefix and A is read again in full"

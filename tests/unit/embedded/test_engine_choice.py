@@ -119,7 +119,7 @@ def test_crafted_metadata_is_refused_before_any_load(tmp_path: Path) -> None:
 
 
 def test_arrays_longer_than_the_file_are_refused_without_allocating(tmp_path: Path) -> None:
-    with pytest.raises(GGUFError, match="runs past the end of the file"):
+    with pytest.raises(GGUFError, match=r"runs past the end of the file|more than the file holds"):
         read_gguf(_gguf(tmp_path / "array.gguf", array_count=1 << 40))
 
 
