@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from integrations.sandbox import Limits
+    from integrations.settings import OllamaSettings
 
 __all__ = [
     "FRESH_AFTER",
@@ -47,6 +48,7 @@ __all__ = [
     "missing_imports",
     "named_outputs",
     "python_blocks",
+    "reply_capped",
     "shell_blocks",
     "system_message",
     "traceback_tail",
@@ -383,6 +385,22 @@ def _shell_only(task: str) -> str:
 
 
 # ---------------------------------------------------------------- the loop
+
+
+def reply_capped(settings: OllamaSettings | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The factory ``overrides`` with replies capped at `MAX_TOKENS`, unless the settings or overrides set a cap.
+
+    A small model that loops then stops at the cap instead of at the end of its context.
+    """
+    if "max_tokens" in overrides or (settings or _settings()).max_tokens is not None:
+        return overrides
+    return {**overrides, "max_tokens": MAX_TOKENS}
+
+
+def _settings() -> OllamaSettings:
+    from integrations.settings import OllamaSettings
+
+    return OllamaSettings()
 
 
 @dataclasses.dataclass(frozen=True)

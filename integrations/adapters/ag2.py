@@ -191,12 +191,10 @@ def code_agents(
     require("autogen", "autogen")
     from autogen import AssistantAgent
 
-    from integrations.coding import MAX_TOKENS, CodeLoop
+    from integrations.coding import CodeLoop, reply_capped
     from integrations.coding import system_message as coder_message
 
-    if "max_tokens" not in overrides and (settings or OllamaSettings()).max_tokens is None:
-        overrides["max_tokens"] = MAX_TOKENS
-    config = llm_config(model, settings=settings, check=check, pull=pull, **overrides)
+    config = llm_config(model, settings=settings, check=check, pull=pull, **reply_capped(settings, overrides))
     loop = CodeLoop(
         Path("coding") if work_dir is None else work_dir,
         task=task,

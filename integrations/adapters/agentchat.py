@@ -119,13 +119,11 @@ def code_team(
     from autogen_agentchat.teams import RoundRobinGroupChat
     from autogen_core import CancellationToken
 
-    from integrations.coding import MAX_TOKENS, CodeLoop
+    from integrations.coding import CodeLoop, reply_capped
     from integrations.coding import system_message as coder_message
 
     if client is None:
-        if "max_tokens" not in overrides and (settings or OllamaSettings()).max_tokens is None:
-            overrides["max_tokens"] = MAX_TOKENS
-        client = model_client(model, settings=settings, check=check, pull=pull, **overrides)
+        client = model_client(model, settings=settings, check=check, pull=pull, **reply_capped(settings, overrides))
     loop = CodeLoop(
         Path("coding") if work_dir is None else work_dir,
         task=task,

@@ -233,3 +233,12 @@ def test_the_report_of_a_finished_loop_carries_the_programs_output(tmp_path: Pat
     loop = CodeLoop(tmp_path, task="Write 42 to answer.txt.")
     loop.step(fence("open('answer.txt', 'w').write('42')\nprint('wrote 42 to answer.txt')"))
     assert loop.finished and loop.report().startswith("Done") and "wrote 42 to answer.txt" in loop.report()
+
+
+def test_replies_are_capped_unless_a_cap_is_set() -> None:
+    from integrations.coding import MAX_TOKENS, reply_capped
+    from integrations.settings import OllamaSettings
+
+    assert reply_capped(OllamaSettings(check=False), {"seed": 1}) == {"seed": 1, "max_tokens": MAX_TOKENS}
+    assert reply_capped(OllamaSettings(check=False, max_tokens=64), {}) == {}
+    assert reply_capped(OllamaSettings(check=False), {"max_tokens": 32}) == {"max_tokens": 32}
