@@ -11,7 +11,12 @@ offered and nothing else, whether a reply's text is such a call:
   as the whole of one fenced json block; or
 * a short lead-in (at most `LEAD_IN_MAX` characters of prose, with no braces,
   brackets or fences) followed by exactly one such call, bare or fenced, that ends
-  the text: the lead-in is kept as the message's content;
+  the text: the lead-in is kept as the message's content; or
+* exactly one fenced call, with or without a lead-in, followed by a short
+  afterword (at most `LEAD_IN_MAX` characters of prose, no fence, braces and
+  brackets only inside inline code), when the request does not answer a tool
+  call (`Offered.answering`): a report of a call just made reads the same and must
+  not call again; lead-in and afterword are kept as content;
 
 and in both cases every call names an offered tool and its ``arguments`` are an
 object that validates against that tool's parameter schema (`validates`), nested at
@@ -35,6 +40,7 @@ __all__ = [
     "MAX_DEPTH",
     "CallWatch",
     "Decision",
+    "Offered",
     "Tools",
     "new_call_id",
     "offered_tools",
@@ -62,13 +68,37 @@ _SCHEMA_STEPS = 10_000
 Tools = Mapping[str, Any]
 """Offered tools: name -> the JSON schema of its parameters (None or ``{}`` when it gave none)."""
 
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+
+
+class Offered(dict[str, Any]):
+    """The tools a request offers (`Tools`), and whether the request answers a tool call."""
+
+    answering: bool = False
+    """The request's last message is a tool's result: the model is reporting, so a fenced call with
+    prose after it is a report of the call just made, not a new one."""
+
+
+def _answering(body: Mapping[str, Any]) -> bool:
+    """Whether the last message of a request in any wire format is a tool's result."""
+    messages = body.get("messages", body.get("input"))
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], Mapping):
+        return False
+    last = messages[-1]
+    if last.get("role") == "tool" or last.get("type") == "function_call_output":
+        return True
+    content = last.get("content")
+    return isinstance(content, list) and any(
+        isinstance(block, Mapping) and block.get("type") == "tool_result" for block in content
+    )
+
 
 def new_call_id() -> str:
     """An id in the shape Ollama gives tool calls: ``call_`` and eight random characters."""
     return "call_" + secrets.token_hex(4)
 
 
-def offered_tools(body: Mapping[str, Any]) -> dict[str, Any]:
+def offered_tools(body: Mapping[str, Any]) -> Offered:
     """The function tools a request offers, name -> parameter schema, in any of the wire formats.
 
     Chat completions and ``/api/chat`` nest the function (``{"type": "function", "function":
@@ -80,7 +110,8 @@ def offered_tools(body: Mapping[str, Any]) -> dict[str, Any]:
     ...                          {"type": "web_search"}]})
     {'f': {'type': 'object'}, 'g': None, 'h': {}}
     """
-    tools: dict[str, Any] = {}
+    tools = Offered()
+    tools.answering = _answering(body)
     raw = body.get("tools")
     for tool in raw if isinstance(raw, list) else ():
         if not isinstance(tool, Mapping):
@@ -332,12 +363,15 @@ class Decision:
     """What a reply's text turned out to be: tool calls, with the lead-in kept as content."""
 
     content: str
-    """The prose before the call, trimmed ("" when the whole text was the call)."""
+    """The prose kept: the lead-in and the afterword, trimmed, a blank line between ("" when the whole text was
+    the call)."""
     calls: list[dict[str, Any]]
     """The calls in the OpenAI chat shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``,
     ``arguments`` a JSON string."""
     start: int
     """Where in the text the call begins (the lead-in is ``text[:start]``)."""
+    after: str = ""
+    """The afterword, trimmed: the prose after a fenced call ("" when the call ends the text)."""
 
 
 def _calls_from(value: Any, tools: Tools | Collection[str]) -> list[dict[str, Any]] | None:
@@ -447,11 +481,51 @@ def split_text_calls(text: str, tools: Tools) -> Decision | None:
         return Decision("", calls, 0)
     start = _call_start(text)
     if start is None or text[start] == "[":
-        return None  # after a lead-in, exactly one call (an object, bare or fenced)
+        return _with_afterword(text, tools)  # after a lead-in, exactly one call (an object, bare or fenced)
     calls = _whole(text[start:].strip(), tools)
     if calls is None or len(calls) != 1:
-        return None
+        return _with_afterword(text, tools)
     return Decision(text[:start].strip(), calls, start)
+
+
+def _fence_closed_at(text: str, fence: int) -> int | None:
+    """Where the fenced block opening at ``fence`` ends (after its closing fence), once it has."""
+    line_end = text.find("\n", fence)
+    close = text.find(_FENCE, line_end) if line_end >= 0 else -1
+    return None if close < 0 else close + len(_FENCE)
+
+
+def _is_lead_in(lead: str) -> bool:
+    return not lead.strip() or (len(lead.strip()) <= LEAD_IN_MAX and not _LEAD_IN_FORBIDDEN.search(lead))
+
+
+def _may_be_afterword(after: str) -> bool:
+    """Whether ``after``, the text after a fenced call so far, is (or may still become) an afterword:
+    short prose with no fence, its braces and brackets only inside inline code."""
+    if _FENCE in after or len(after.strip()) > LEAD_IN_MAX:
+        return False
+    prose = _INLINE_CODE.sub("", after)
+    if prose.count("`") % 2:
+        prose = prose[: prose.rindex("`")]  # an inline span still open: its inside is not known yet
+    return not _LEAD_IN_FORBIDDEN.search(prose)
+
+
+def _with_afterword(text: str, tools: Tools) -> Decision | None:
+    """One fenced call between an optional lead-in and an afterword, unless the request answers a tool call."""
+    fence = text.find(_FENCE)
+    if getattr(tools, "answering", False) or fence < 0 or not _is_lead_in(text[:fence]):
+        return None
+    end = _fence_closed_at(text, fence)
+    if end is None:
+        return None
+    after = text[end:]
+    if not after.strip() or not _may_be_afterword(after) or after.count("`") % 2:
+        return None
+    calls = _whole(text[fence:end], tools)
+    if calls is None or len(calls) != 1:
+        return None
+    lead = text[:fence].strip()
+    return Decision("\n\n".join(part for part in (lead, after.strip()) if part), calls, fence, after.strip())
 
 
 # while streaming
@@ -536,6 +610,9 @@ class CallWatch:
                 return True
             self.release()
             return False  # still a lead-in: streamed as it comes
+        if self._afterword_possible():
+            self.holding = True
+            return True
         self.settled = True
         self.release()
         return False
@@ -553,6 +630,14 @@ class CallWatch:
             return False
         return end is None or not self.text[end:].strip()
 
+    def _afterword_possible(self) -> bool:
+        """Whether the held text is a closed fenced call that an afterword follows so far (`_with_afterword`)."""
+        fence = self.text.find(_FENCE)
+        if getattr(self.tools, "answering", False) or fence < self.sent or not _is_lead_in(self.text[:fence]):
+            return False
+        end = _fence_closed_at(self.text, fence)
+        return end is not None and _may_be_afterword(self.text[end:])
+
     def release(self) -> None:
         """What was held has been passed on unchanged."""
         self.holding = False
@@ -568,7 +653,16 @@ class CallWatch:
         return decision
 
     def unsent(self, decision: Decision) -> str:
-        """The part of the lead-in that was held back: it still has to reach the client as content."""
-        if decision.start <= self.sent:
-            return ""
-        return self.text[self.sent : decision.start].rstrip() if self.sent else decision.content
+        """The prose that was held back (the end of the lead-in, the afterword): it still has to reach the client as
+        content."""
+        if not self.sent:
+            return decision.content
+        lead = self.text[self.sent : decision.start].rstrip() if decision.start > self.sent else ""
+        if not decision.after:
+            return lead
+        streamed = self.text[: min(self.sent, decision.start)]
+        if lead:
+            return lead + "\n\n" + decision.after
+        if not streamed.strip():
+            return decision.after
+        return "\n" * max(0, 2 - (len(streamed) - len(streamed.rstrip("\n")))) + decision.after

@@ -190,7 +190,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "group chat: a caption without the printed changes is accepted",
         "examples/group_chat.py",
-        'return f"the caption must give {\' and \'.join(missing)}" if missing else None',
+        "return f\"the caption must give {' and '.join(missing)}\" if missing else None",
         "return None",
         ("tests/unit/examples/test_group_chat.py",),
     ),
@@ -204,8 +204,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "factories: AG2's entries name only the first host",
         "integrations/adapters/ag2.py",
-        "        for host in target.hosts\n",
-        "        for host in target.hosts[:1]\n",
+        "        for host in target.openai_hosts\n",
+        "        for host in target.openai_hosts[:1]\n",
         ("tests/unit/test_factories.py::test_contract",),
     ),
     Mutant(
@@ -271,15 +271,37 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "repair: a fenced json block is not read as a call",
         "integrations/_toolcalls.py",
-        "inner = _unfenced(stripped) if stripped.startswith(_FENCE) else stripped",
-        "inner = stripped",
+        "inner = _unfenced(text) if text.startswith(_FENCE) else text",
+        "inner = text",
         ("tests/unit/test_tool_call_repair.py",),
     ),
     Mutant(
         "repair: a call to a tool that was not offered is accepted",
         "integrations/_toolcalls.py",
-        "if not isinstance(name, str) or name not in offered:",
-        "if not isinstance(name, str):",
+        "if not isinstance(name, str) or name not in tools:\n            return None",
+        "if not isinstance(name, str):\n            return None\n        if name not in tools:\n"
+        "            schemas = None  # read as offered, its arguments unchecked",
+        ("tests/unit/test_tool_call_repair.py",),
+    ),
+    Mutant(
+        "repair: prose after a fenced call keeps the call text",
+        "integrations/_toolcalls.py",
+        '    if getattr(tools, "answering", False) or fence < 0 or not _is_lead_in(text[:fence]):',
+        "    if True:",
+        ("tests/unit/test_tool_call_repair.py", "tests/unit/test_tool_call_wire.py"),
+    ),
+    Mutant(
+        "repair: a report after a tool result calls the tool again",
+        "integrations/_toolcalls.py",
+        '    if getattr(tools, "answering", False) or fence < 0 or not _is_lead_in(text[:fence]):',
+        "    if fence < 0 or not _is_lead_in(text[:fence]):",
+        ("tests/unit/test_tool_call_repair.py",),
+    ),
+    Mutant(
+        "repair: a report after a tool result is held to its end",
+        "integrations/_toolcalls.py",
+        'if getattr(self.tools, "answering", False) or fence < self.sent',
+        "if fence < self.sent",
         ("tests/unit/test_tool_call_repair.py",),
     ),
     Mutant(
@@ -308,18 +330,17 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "server: a cancelled generation samples on to its token budget",
-        "integrations/embedded/runtime.py",
-        "                    if cancel is not None and cancel.is_set():\n"
-        '                        result.done_reason = "stop"\n'
-        "                        break\n",
-        "",
+        "integrations/embedded/engines/xllama.py",
+        "                        final = chunk\n                        break\n"
+        "                    if cancel is not None and cancel.is_set():\n                        break\n",
+        "                        final = chunk\n                        break\n",
         ("tests/integration/embedded/test_embedded_robustness.py::test_client_disconnect_stops_generation",),
     ),
     Mutant(
         "server: stop sequences are ignored",
-        "integrations/embedded/runtime.py",
-        "stops = [s for s in opts.stop if s]",
-        "stops = []",
+        "integrations/embedded/engines/xllama.py",
+        '"stop": [s for s in opts.stop if s],',
+        '"stop": [],',
         ("tests/integration/embedded/test_embedded_openai_sdk.py::test_stop_sequence",),
     ),
     Mutant(

@@ -120,17 +120,7 @@ def _xfail(test: Any, reason: str) -> Any:
     return pytest.mark.xfail(strict=True, reason=reason)(run)
 
 
-NO_ARGUMENTS_PROSE = (
-    "the 0.5B writes a sentence, the fenced call (its arguments the tool's schema copied) and then a sentence about "
-    "the call: prose after a call stays text, since an example call inside an explanation looks the same"
-)
-
-
 class TestChatOpenAIFactory(_Suite):
-    test_tool_calling_with_no_arguments = _xfail(
-        ChatModelIntegrationTests.test_tool_calling_with_no_arguments, NO_ARGUMENTS_PROSE
-    )
-
     @property
     def chat_model_class(self) -> Any:
         return FactoryChatOpenAI
@@ -141,9 +131,6 @@ class TestChatOpenAIFactory(_Suite):
 
 
 class TestChatOllamaFactory(_Suite):
-    test_tool_calling_with_no_arguments = _xfail(
-        ChatModelIntegrationTests.test_tool_calling_with_no_arguments, NO_ARGUMENTS_PROSE
-    )
     test_unicode_tool_call_integration = _xfail(
         ChatModelIntegrationTests.test_unicode_tool_call_integration,
         "through /api/chat the 0.5B names the tool after the customer ('\u4f60\u597d\u554a\u96c6\u56e2'), "

@@ -14,6 +14,8 @@ from integrations._toolcalls import (
     LEAD_IN_MAX,
     MAX_DEPTH,
     CallWatch,
+    Offered,
+    offered_tools,
     parse_text_calls,
     split_text_calls,
     still_possible,
@@ -533,7 +535,7 @@ def test_a_lead_in_stays_content_and_the_call_becomes_a_call(text: str) -> None:
     "text",
     [
         "To get a price, send " + _call({"ticker": "NVDA"}) + " and the tool answers with the latest quote.",
-        "For example:\n```json\n" + _call({"ticker": "NVDA"}) + "\n```\nThat asks for NVDA's price.",
+        "For example: " + _call({"ticker": "NVDA"}) + "\nThat asks for NVDA's price.",
         "Two calls: " + _call({"ticker": "NVDA"}) + " " + _call({"ticker": "AMD"}),
         "The format is {name, arguments}, like this: " + _call({"ticker": "NVDA"}),
         LEAD + " " + _call({"ticker": "NVDA"}, "say_hello"),
@@ -545,7 +547,7 @@ def test_a_lead_in_stays_content_and_the_call_becomes_a_call(text: str) -> None:
     ],
     ids=[
         "example-json-in-an-explanation",
-        "fenced-example-then-prose",
+        "bare-example-then-prose",
         "two-calls",
         "braces-in-the-lead-in",
         "unoffered-name",
@@ -581,10 +583,126 @@ def test_a_streamed_lead_in_streams_and_the_call_follows_as_tool_calls(size: int
 
 
 def test_a_streamed_lead_in_before_an_example_goes_out_unchanged() -> None:
-    text = "For example:\n```json\n" + _call({"ticker": "NVDA"}) + "\n```\nThat asks for NVDA's price."
+    text = "For example: " + _call({"ticker": "NVDA"}) + "\nThat asks for NVDA's price."
     chunks = _stream(_pieces(text, 5))
     sent = [c for _, o in _run(StreamRepair(SCHEMAS), chunks) for c in o]
     assert sent == chunks
+
+
+# prose after a fenced call (an afterword), unless the request answers a tool call
+
+FENCED = "```json\n" + json.dumps({"name": "get_news", "arguments": {}}, indent=2) + "\n```"
+NO_ARGS_LEAD = "To calculate the value of `get_news()`, you can use the following JSON object:"
+NO_ARGS_AFTER = "This function does not take any arguments and returns an empty object `{}`."
+
+
+def _answering(tools: dict[str, Any]) -> Offered:
+    offered = Offered(tools)
+    offered.answering = True
+    return offered
+
+
+@pytest.mark.parametrize(
+    ("text", "content"),
+    [
+        (NO_ARGS_LEAD + "\n\n" + FENCED + "\n\n" + NO_ARGS_AFTER, NO_ARGS_LEAD + "\n\n" + NO_ARGS_AFTER),
+        (FENCED + "\nThat gets the news.", "That gets the news."),
+        ("For example:\n" + FENCED + "\nThat gets the news, in `[title, url]` pairs.", None),
+    ],
+    ids=["lead-in-and-afterword", "afterword-only", "brackets-in-inline-code"],
+)
+def test_a_fenced_call_with_an_afterword_is_a_call_and_the_prose_stays(text: str, content: str | None) -> None:
+    decision = split_text_calls(text, SCHEMAS)
+    assert decision is not None
+    assert _arguments(decision.calls) == [("get_news", {})]
+    lead, after = text[: decision.start].strip(), text[text.rindex("```") + 3 :].strip()
+    assert decision.content == (content or lead + "\n\n" + after)
+    assert decision.after == after
+    completion = _completion(text)
+    assert repair_completion(completion, SCHEMAS)
+    message = completion["choices"][0]["message"]
+    assert message["content"] == decision.content and len(message["tool_calls"]) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "For example:\n" + FENCED + "\nThen:\n```python\nprint(news)\n```",
+        "For example:\n" + FENCED + '\nIt returns {"title": ...} objects.',
+        FENCED + "\n" + "x" * (LEAD_IN_MAX + 1),
+        "Use {this}:\n" + FENCED + "\nThat gets the news.",
+        FENCED + "\n" + FENCED + "\nTwo calls.",
+        "For example:\n```json\n" + _call({"ticker": "NVDA", "shell": "rm -rf /"}) + "\n```\nThat asks for NVDA.",
+        "For example:\n" + FENCED + "\nThe `price",
+    ],
+    ids=[
+        "code-after",
+        "braces-after",
+        "afterword-too-long",
+        "braces-in-the-lead-in",
+        "two-fences",
+        "invalid-call",
+        "open-inline-code",
+    ],
+)
+def test_an_afterword_false_positive_stays_text(text: str) -> None:
+    assert split_text_calls(text, SCHEMAS) is None
+    assert not repair_completion(_completion(text), SCHEMAS)
+
+
+def test_after_a_tool_result_a_fenced_call_with_prose_is_a_report_and_stays_text() -> None:
+    text = "I called it:\n" + FENCED + "\nThe news is in: NVDA rose 3%."
+    assert split_text_calls(text, SCHEMAS) is not None
+    assert split_text_calls(text, _answering(SCHEMAS)) is None
+    chunks = _stream(_pieces(text, 4))
+    out = _run(StreamRepair(_answering(SCHEMAS)), chunks)
+    assert [c for _, o in out for c in o] == chunks
+    last_piece = len(chunks) - 3  # before the finish chunk and the usage
+    assert out[last_piece][1] == [chunks[last_piece]], "the report streams on once the fence has closed"
+    # the call alone is still a call: only the afterword form waits for a fresh question
+    assert split_text_calls(FENCED, _answering(SCHEMAS)) is not None
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 1000])
+def test_a_streamed_afterword_arrives_as_content_with_the_call(size: int) -> None:
+    text = NO_ARGS_LEAD + "\n\n" + FENCED + "\n\n" + NO_ARGS_AFTER
+    sent = [c for _, o in _run(StreamRepair(SCHEMAS), _stream(_pieces(text, size))) for c in o]
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in sent if c["choices"])
+    assert content.strip() == NO_ARGS_LEAD + "\n\n" + NO_ARGS_AFTER
+    calls = [t for c in sent if c["choices"] for t in c["choices"][0]["delta"].get("tool_calls") or ()]
+    assert [(t["function"]["name"], json.loads(t["function"]["arguments"])) for t in calls] == [("get_news", {})]
+    assert [c["choices"][0]["finish_reason"] for c in sent if c["choices"]][-1] == "tool_calls"
+
+
+def test_a_streamed_afterword_that_turns_into_code_goes_out_unchanged() -> None:
+    text = "For example:\n" + FENCED + "\nThen `news` is ready:\n```python\nprint(news)\n```"
+    chunks = _stream(_pieces(text, 3))
+    assert [c for _, o in _run(StreamRepair(SCHEMAS), chunks) for c in o] == chunks
+
+
+@pytest.mark.parametrize(
+    ("body", "answering"),
+    [
+        ({"messages": [{"role": "user", "content": "hi"}]}, False),
+        ({"messages": [{"role": "user", "content": "hi"}, {"role": "tool", "content": "42"}]}, True),
+        ({"input": [{"type": "function_call_output", "call_id": "c", "output": "42"}]}, True),
+        ({"input": "What is the price?"}, False),
+        ({"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t"}]}]}, True),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}, False),
+        ({"messages": []}, False),
+    ],
+    ids=[
+        "chat-user",
+        "chat-tool",
+        "responses-output",
+        "responses-text",
+        "messages-tool-result",
+        "messages-text",
+        "empty",
+    ],
+)
+def test_a_request_answering_a_tool_call_is_seen_in_every_wire_format(body: dict[str, Any], answering: bool) -> None:
+    assert offered_tools({**body, "tools": TOOLS}).answering is answering
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,10 @@ CASES = {
     "bare": (CALL, ""),
     "fenced": ("```json\n" + CALL + "\n```", ""),
     "lead-in": (LEAD + "\n" + CALL, LEAD),
+    "afterword": (
+        LEAD + "\n```json\n" + CALL + "\n```\nThat is the latest quote.",
+        LEAD + "\n\nThat is the latest quote.",
+    ),
 }
 TEXTS = {"prose": "The price is 42.", "not-offered": NOT_OFFERED, "invalid-arguments": INVALID, "nested-5000": DEEP}
 
