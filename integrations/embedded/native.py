@@ -291,7 +291,9 @@ class NativeApi:
                                  "message": {"role": "assistant", "content": ""}, "done_reason": reason, "done": True})
         logprobs = logprobs_request(body)
         generation = await self.core.start(Job(record, opts, keep_alive,
-                                               chat_plan(messages, tools, None, body.get("format")), logprobs))
+                                               chat_plan(messages, tools, None, body.get("format"),
+                                                         truncate=body.get("truncate", True) is not False),
+                                               logprobs))
 
         def final(done: Done, message: dict[str, Any]) -> dict[str, Any]:
             return {"model": model, "created_at": utc_now(), "message": message,

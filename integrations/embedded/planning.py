@@ -36,7 +36,7 @@ from integrations.embedded.prompting import (
 from integrations.embedded.protocol import ApiError
 from integrations.embedded.runtime import LoadedModel
 
-__all__ = ["chat_plan", "format_schema", "prompt_plan"]
+__all__ = ["TOO_LONG", "chat_plan", "fit_to_context", "format_schema", "prompt_plan"]
 
 
 def format_schema(fmt: Any, where: str = "format") -> tuple[bool, dict[str, Any] | None]:
@@ -66,32 +66,80 @@ def _format_grammar(lm: LoadedModel, wanted: tuple[bool, dict[str, Any] | None])
     return lm.grammar(schema), schema is not None
 
 
+TOO_LONG = "the input length exceeds the context length"
+
+
+def fit_to_context(
+    messages: list[ChatMessage], n_ctx: int, tokens_of: Callable[[list[ChatMessage]], list[int]], *, truncate: bool
+) -> list[int]:
+    """The prompt of ``messages``, its oldest turns left out when it is longer than ``n_ctx`` tokens, as Ollama does.
+
+    Ollama keeps the last message and every system message, and as many of the latest
+    turns as fit; when even the last message alone does not fit, the engine truncates
+    that. With ``truncate`` false (the request's ``truncate: false``) a prompt that does
+    not fit is a 400 instead. ``tokens_of`` renders and tokenises a list of messages.
+    """
+    tokens = tokens_of(messages)
+    if len(tokens) <= n_ctx:
+        return tokens
+    if not truncate:
+        raise ApiError(400, f"{TOO_LONG} ({len(tokens)} tokens, num_ctx {n_ctx}); raise num_ctx, send less, "
+                            "or leave truncate on to drop the oldest messages")
+
+    def kept(first: int) -> list[ChatMessage]:
+        return [m for m in messages[:first] if m.role == "system"] + messages[first:]
+
+    low, high, fitted = 1, len(messages) - 1, None
+    while low <= high:  # the fewest turns left out whose prompt fits (leaving turns out only shortens it)
+        middle = (low + high) // 2
+        candidate = tokens_of(kept(middle))
+        if len(candidate) <= n_ctx:
+            fitted, high = candidate, middle - 1
+        else:
+            low = middle + 1
+    return fitted if fitted is not None else tokens_of(kept(len(messages) - 1))
+
+
 def chat_plan(
-    messages: list[ChatMessage], tools: list[ToolSpec], tool_choice: Any, fmt: Any, where: str = "format"
+    messages: list[ChatMessage],
+    tools: list[ToolSpec],
+    tool_choice: Any,
+    fmt: Any,
+    where: str = "format",
+    *,
+    truncate: bool = True,
 ) -> Callable[[LoadedModel], Plan]:
     """The plan of a chat turn; ``tool_choice`` is None natively (Ollama ignores it there).
 
     ``where`` names the format in errors as the client sent it (``response_format...`` on ``/v1``).
+    A chat longer than the context loses its oldest turns first (`fit_to_context`).
     """
     wanted = format_schema(fmt, where)
 
     def plan(lm: LoadedModel) -> Plan:
         mode, allowed = tool_mode(tools, tool_choice, messages)
         decides = lm.tool_tag is not None
+
+        def fitted(tokens_of: Callable[[list[ChatMessage]], list[int]]) -> list[int]:
+            return fit_to_context(messages, lm.n_ctx, tokens_of, truncate=truncate)
+
         if decides and tools and tool_choice != "none":
-            prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))
+            offered = template_tools(tools)
+            prompt = fitted(lambda ms: lm.tokenize(lm.render_chat(structured_turns(ms, lm.record.system),
+                                                                  tools=offered)))
             if tool_choice in (None, "auto"):
                 grammar, constrained = _format_grammar(lm, wanted)
-                return Plan(lm.tokenize(prompt), grammar, tools, tool_tag=lm.tool_tag, constrained=constrained)
-            return Plan(lm.tokenize(prompt), lm.grammar(tool_call_schema(allowed)), allowed,
-                        forced=True, constrained=True)
-        if decides:
-            turns: list[dict[str, Any]] = structured_turns(messages, lm.record.system)
-        else:
-            shown = allowed if mode == "call" else []  # after a tool result, no call instructions: answer in prose
-            turns = list(render_for_template(messages, shown, template_knows_tools=lm.template_knows_tools,
-                                             default_system=lm.record.system))
-        tokens = lm.tokenize(lm.render_chat(turns))
+                return Plan(prompt, grammar, tools, tool_tag=lm.tool_tag, constrained=constrained)
+            return Plan(prompt, lm.grammar(tool_call_schema(allowed)), allowed, forced=True, constrained=True)
+        shown = allowed if mode == "call" else []  # after a tool result, no call instructions: answer in prose
+
+        def turns(ms: list[ChatMessage]) -> list[dict[str, Any]]:
+            if decides:
+                return structured_turns(ms, lm.record.system)
+            return list(render_for_template(ms, shown, template_knows_tools=lm.template_knows_tools,
+                                            default_system=lm.record.system))
+
+        tokens = fitted(lambda ms: lm.tokenize(lm.render_chat(turns(ms))))
         if mode == "call" and not decides:
             return Plan(tokens, lm.grammar(tool_call_schema(allowed)), allowed, forced=True, constrained=True)
         grammar, constrained = _format_grammar(lm, wanted)
