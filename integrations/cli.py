@@ -376,12 +376,20 @@ def serve(
         bool,
         typer.Option("--allow-remote", help="Allow binding a non-loopback address (anyone on the network can use it)."),
     ] = False,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="llama.cpp engine: auto, xllamacpp (prebuilt) or llama-cpp (compiled); "
+            "default: the engine setting (OLLAMA_INTEGRATIONS_ENGINE), auto.",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded Ollama-compatible server in the foreground (Ctrl-C stops it)."""
     run_server = _guard(lambda: require("integrations.embedded", "embedded").serve)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        run_server(host, port, models_dir, allow_remote=allow_remote, models=tuple(model or ()))
+        run_server(host, port, models_dir, allow_remote=allow_remote, models=tuple(model or ()), engine=engine)
     except OllamaError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:

@@ -231,10 +231,12 @@ def serve(
     allow_remote: bool = False,
     models: Iterable[str] = (),
     log: logging.Logger | None = None,
+    engine: str | None = None,
 ) -> None:
     """Serve in the foreground until Ctrl-C; ``models`` are pulled first if missing.
 
-    ``log`` is the logger to report to (default ``integrations.embedded``).
+    ``log`` is the logger to report to (default ``integrations.embedded``); ``engine`` overrides the
+    ``engine`` setting (``auto``, ``xllamacpp`` or ``llama-cpp``).
     """
-    server = EmbeddedServer(host, port, models_dir, allow_remote=allow_remote, preload=models)
+    server = EmbeddedServer(host, port, models_dir, allow_remote=allow_remote, preload=models, engine=engine)
     server.serve_forever(log)

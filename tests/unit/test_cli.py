@@ -50,6 +50,7 @@ def test_unreachable_host_gives_a_short_error_and_exit_1(args: list[str]) -> Non
         (["config", "--profile", "nope"], "unknown profile 'nope'"),
         (["run", "no-such-example"], "unknown example 'no-such-example'"),
         (["gateway", "--bind", "0.0.0.0"], "loopback only, not '0.0.0.0'"),
+        (["serve", "--engine", "nope", "--port", "0"], "unknown engine 'nope': use 'auto'"),
     ],
 )
 def test_user_mistakes(args: list[str], fragment: str) -> None:
