@@ -14,7 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ARCHITECTURES", "FILE_TYPES", "GGUFError", "GGUFInfo", "check_loadable", "human_number", "read_gguf"]
+__all__ = [
+    "ARCHITECTURES",
+    "FILE_TYPES",
+    "KEPT_ARRAY",
+    "GGUFError",
+    "GGUFInfo",
+    "LongArray",
+    "check_loadable",
+    "human_number",
+    "read_gguf",
+]
 
 
 class GGUFError(ValueError):
@@ -78,17 +88,29 @@ class GGUFInfo:
         for key, value in self.metadata.items():
             if key in ("general.name", "tokenizer.chat_template"):
                 continue
-            if isinstance(value, list) and len(value) > 5 and not verbose:
-                value = []
+            if isinstance(value, LongArray) or (isinstance(value, list) and len(value) > 5 and not verbose):
+                value = []  # a verbose show parses the file in full (`read_gguf(path, full=True)`)
             info[key] = value
         info.setdefault("general.parameter_count", self.parameter_count)
         return info
 
 
+@dataclass(frozen=True)
+class LongArray:
+    """A metadata array longer than `KEPT_ARRAY`, read past but not kept (vocabularies, merges, scores)."""
+
+    count: int
+
+
+KEPT_ARRAY = 64
+"""Entries an array may have to be kept in a parse that is not ``full``: longer ones are `LongArray`."""
+
+
 class _Reader:
-    def __init__(self, buf: mmap.mmap | bytes) -> None:
+    def __init__(self, buf: mmap.mmap | bytes, *, full: bool = True) -> None:
         self.buf = buf
         self.pos = 0
+        self.full = full
 
     def scalar(self, kind: int) -> Any:
         fmt, size = _SCALARS[kind]
@@ -110,6 +132,12 @@ class _Reader:
         self.pos += n
         return bytes(raw).decode("utf-8", errors="replace")
 
+    def skip_string(self) -> None:
+        n = self.u64()
+        if n > 1 << 24 or self.pos + n > len(self.buf):
+            raise GGUFError(f"string of {n} bytes at offset {self.pos}: corrupt file")
+        self.pos += n
+
     def count(self, what: str, smallest: int) -> int:
         """A count read from the file, refused when its items (``smallest`` bytes each at least) cannot fit."""
         n = self.u64()
@@ -130,12 +158,20 @@ class _Reader:
                 fmt, size = _SCALARS[item_kind]
                 if count * size > left:
                     raise GGUFError(f"an array of {count} values at offset {self.pos} runs past the end of the file")
+                if not self.full and count > KEPT_ARRAY:
+                    self.pos += size * count
+                    return LongArray(count)
                 values = list(struct.unpack_from(f"<{count}{fmt[1]}", self.buf, self.pos))
                 self.pos += size * count
                 return values
             if (item_kind == _STRING and count * 8 > left) or count > MAX_ARRAY:
                 raise GGUFError(f"an array of {count} values at offset {self.pos} is larger than the file allows")
-            return [self.value(item_kind, depth + 1) for _ in range(count)]
+            if not self.full and count > KEPT_ARRAY and item_kind == _STRING:
+                for _ in range(count):
+                    self.skip_string()
+                return LongArray(count)
+            values = [self.value(item_kind, depth + 1) for _ in range(count)]
+            return values if self.full or count <= KEPT_ARRAY else LongArray(count)
         if kind in _SCALARS:
             return self.scalar(kind)
         raise GGUFError(f"unknown GGUF value type {kind} at offset {self.pos}")
@@ -198,8 +234,15 @@ CACHE_ENTRIES = 8
 _cache_lock = threading.Lock()
 
 
-def read_gguf(path: Path) -> GGUFInfo:
-    """Parse the metadata and tensor table of ``path`` (memoised by path, size and mtime)."""
+def read_gguf(path: Path, *, full: bool = False) -> GGUFInfo:
+    """Parse the metadata and tensor table of ``path`` (memoised by path, size and mtime).
+
+    Arrays longer than `KEPT_ARRAY` (a vocabulary, its merges and scores: tens of MB of Python
+    objects) are read past and kept as `LongArray`, so a parse costs kilobytes, whoever uploaded
+    the file; ``full`` keeps them (uncached: ``/api/show`` with ``verbose``).
+    """
+    if full:
+        return _parsed(path, full=True)
     st = path.stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     with _cache_lock:
@@ -208,10 +251,7 @@ def read_gguf(path: Path) -> GGUFInfo:
             _cache[key] = hit  # most recently used last
     if hit is not None:
         return hit
-    try:
-        info = _parse(path)
-    except struct.error as exc:  # a read past the end: the file is cut short or lies about its sizes
-        raise GGUFError(f"{path}: truncated or corrupt GGUF file ({exc})") from None
+    info = _parsed(path, full=False)
     with _cache_lock:
         _cache[key] = info
         for old in [k for k in _cache if k[0] == key[0] and k != key]:
@@ -221,11 +261,18 @@ def read_gguf(path: Path) -> GGUFInfo:
     return info
 
 
-def _parse(path: Path) -> GGUFInfo:
+def _parsed(path: Path, *, full: bool) -> GGUFInfo:
+    try:
+        return _parse(path, full=full)
+    except struct.error as exc:  # a read past the end: the file is cut short or lies about its sizes
+        raise GGUFError(f"{path}: truncated or corrupt GGUF file ({exc})") from None
+
+
+def _parse(path: Path, *, full: bool) -> GGUFInfo:
     with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         if buf[:4] != b"GGUF":
             raise GGUFError(f"{path} is not a GGUF file (bad magic {bytes(buf[:4])!r})")
-        r = _Reader(buf)
+        r = _Reader(buf, full=full)
         r.pos = 4
         version = r.u32()
         if version == 1:

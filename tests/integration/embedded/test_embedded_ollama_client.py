@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import ollama
 import pytest
 
@@ -39,6 +40,15 @@ def test_show_reports_context_length_and_capabilities(client, ollama_model):
     assert shown.capabilities == ["completion", "tools"]
     assert shown.details.parameter_size.endswith("M")
     assert shown.parameters is None  # the packaged model has no parameters
+
+
+def test_show_empties_the_vocabulary_unless_verbose(ollama_server, ollama_model):
+    with httpx.Client(base_url=ollama_server.url, timeout=60) as http:
+        brief = http.post("/api/show", json={"model": ollama_model}).json()
+        verbose = http.post("/api/show", json={"model": ollama_model, "verbose": True}).json()
+    assert brief["model_info"]["tokenizer.ggml.tokens"] == []
+    assert len(verbose["model_info"]["tokenizer.ggml.tokens"]) == 49152  # SmolLM2's vocabulary
+    assert verbose["tensors"] and "tensors" not in brief
 
 
 def test_show_is_case_insensitive_and_404s_unknown(client):

@@ -155,3 +155,44 @@ def test_parsed_metadata_does_not_pile_up(tmp_path: Path) -> None:
     _gguf(path, tensors=3)  # the same path, new content
     assert read_gguf(path).tensor_count == 3
     assert sum(k[0] == str(path) for k in gguf._cache) == 1
+
+
+def _gguf_with_vocabulary(path: Path, words: int) -> Path:
+    """A loadable GGUF whose metadata carries a ``words``-entry string array, a short one and a float array."""
+
+    def s(text: str) -> bytes:
+        raw = text.encode()
+        return struct.pack("<Q", len(raw)) + raw
+
+    kv = [
+        s("general.architecture") + struct.pack("<I", 8) + s("llama"),
+        s("llama.block_count") + struct.pack("<II", 4, 1),
+        s("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, words) + b"".join(s(f"tok{i}") for i in range(words)),
+        s("tokenizer.ggml.scores") + struct.pack("<IIQ", 9, 6, words) + struct.pack(f"<{words}f", *range(words)),
+        s("general.tags") + struct.pack("<IIQ", 9, 8, 2) + s("a") + s("b"),
+    ]
+    table = s("w0") + struct.pack("<IQQIQ", 2, 4, 8, 0, 0)
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, len(kv)) + b"".join(kv) + table + b"\0" * 64)
+    return path
+
+
+def test_a_vocabulary_is_read_past_not_kept_unless_asked_for(tmp_path: Path) -> None:
+    from integrations.embedded.gguf import KEPT_ARRAY, LongArray
+
+    path = _gguf_with_vocabulary(tmp_path / "vocab.gguf", 50_000)
+    info = read_gguf(path)
+    assert info.metadata["tokenizer.ggml.tokens"] == LongArray(50_000)
+    assert info.metadata["tokenizer.ggml.scores"] == LongArray(50_000)
+    assert info.metadata["general.tags"] == ["a", "b"], f"arrays of at most {KEPT_ARRAY} entries are kept"
+    check_loadable(info)
+    assert info.model_info()["tokenizer.ggml.tokens"] == []  # as Ollama's show without verbose
+    full = read_gguf(path, full=True)
+    assert full.metadata["tokenizer.ggml.tokens"][49_999] == "tok49999"
+    assert full.model_info(verbose=True)["tokenizer.ggml.scores"][:3] == [0.0, 1.0, 2.0]
+
+
+def test_a_vocabulary_cut_short_is_still_refused(tmp_path: Path) -> None:
+    path = _gguf_with_vocabulary(tmp_path / "cut.gguf", 1000)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(GGUFError):
+        read_gguf(path)
