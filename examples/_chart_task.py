@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,6 +148,29 @@ def check(prices: _market.Prices, seen: list[Verdict] | None = None) -> Done:
     return done
 
 
+NEAR_MISSES: tuple[tuple[Callable[[float], float], float, str], ...] = (
+    (
+        lambda change: change + 100,
+        TOLERANCE,
+        "100 too high: that is close / first close * 100. "
+        "The change is (close / first close - 1) * 100: subtract 1 before multiplying by 100",
+    ),
+    (
+        lambda change: change / 100 + 1 - 100,
+        0.05,
+        "close / first close - 100: in `... - 1 * 100` only the 1 is multiplied. "
+        "Put the subtraction in brackets: (close / first close - 1) * 100",
+    ),
+    (
+        lambda change: change / 100,
+        0.005,
+        "a fraction, not a percent: the change is (close / first close - 1) * 100",
+    ),
+)
+"""What a printed value is, as a function of the true change, how close it must be, and the fix, for the mistakes
+small models make most."""
+
+
 def shortfall(verdict: Verdict) -> str:
     """What a run that did not fail still lacks, with the fix (the loop adds the output and the traceback)."""
     if not verdict.chart:
@@ -157,17 +181,14 @@ def shortfall(verdict: Verdict) -> str:
             "Print them after saving, one per line, like: NVDA 12.34"
         )
     wrong = verdict.wrong()
-    ratio = [
-        t for t in wrong if t in verdict.printed and abs(verdict.printed[t] - verdict.expected[t] - 100) <= TOLERANCE
-    ]
-    if ratio and len(ratio) == len(wrong):  # close / first close * 100: the commonest near miss
-        return (
-            f"the printed last change of {' and '.join(ratio)} is 100 too high: that is close / first close * 100. "
-            "The change is (close / first close - 1) * 100: subtract 1 before multiplying by 100"
-        )
-    shown = ", ".join(f"{t} {verdict.printed[t]:g}" if t in verdict.printed else f"{t} not printed" for t in wrong)
     right = [t for t in verdict.expected if t not in wrong]
     kept = f" ({' and '.join(right)} {'is' if len(right) == 1 else 'are'} right: keep that part)" if right else ""
+    for formula, tolerance, fix in NEAR_MISSES:  # the commonest near misses, named with their fix
+        if wrong and all(
+            t in verdict.printed and abs(verdict.printed[t] - formula(verdict.expected[t])) <= tolerance for t in wrong
+        ):
+            return f"the printed last change of {' and '.join(wrong)}{kept} is {fix}"
+    shown = ", ".join(f"{t} {verdict.printed[t]:g}" if t in verdict.printed else f"{t} not printed" for t in wrong)
     return (
         f"the printed last change of {' and '.join(wrong)} ({shown}) is not the percent change since the first "
         f"row{kept}. Hint: with pandas, for each ticker in {', '.join(verdict.expected)}: "

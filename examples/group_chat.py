@@ -5,9 +5,10 @@ Shows a ``GroupChat`` under a ``GroupChatManager``, every LLM agent configured b
 (``integrations.autogen.code_user_proxy``) runs every program first, confined to the run's
 work directory with a timeout, and judges it by the task's check (a valid PNG chart and the
 right printed changes since the first close), answering with the traceback's tail and a hint
-when it fails. Once the chart is checked, the analyst writes the one-sentence caption,
+when it fails; after three failed programs every member's history is cleared once and the
+coder starts over. Once the chart is checked, the analyst writes the one-sentence caption,
 ``caption.txt``, which must name both tickers with the changes the program printed (checked;
-asked again once when wrong). Every role's output is checked by code: on small models a
+asked again once when wrong, from a clean slate with the printed lines). Every role's output is checked by code: on small models a
 planner and a critic whose words nothing checks misled the coder (0 of 2 runs before), so
 they are gone. Speakers follow that fixed order by default (``--speakers round_robin``):
 small models cannot pick the next speaker reliably; ``--speakers auto`` lets the manager's
@@ -131,14 +132,8 @@ def run(
     )
     analyst = AssistantAgent("analyst", llm_config=config, system_message=ANALYST, is_termination_msg=never)
     verdicts: list[_chart_task.Verdict] = []
-    # No fresh start inside a group chat: the manager owns the history.
     loop = CodeLoop(
-        work_dir,
-        task=task,
-        done=_chart_task.check(prices, verdicts),
-        max_replies=max_turns,
-        timeout=timeout,
-        fresh_after=max_turns + 1,
+        work_dir, task=task, done=_chart_task.check(prices, verdicts), max_replies=max_turns, timeout=timeout
     )
     executor = code_user_proxy(loop, name="executor", report=True)
     captions: list[str] = []
@@ -154,7 +149,13 @@ def run(
             problem = caption_problem(text, verdicts[-1] if verdicts else None)
             if problem is None or len(captions) >= ANALYST_TRIES:
                 return None
-            retry = f"Not yet: {problem}. Write the caption again."
+            printed = "\n".join(f"{t}: {v:g}" for t, v in verdicts[-1].printed.items()) if verdicts else ""
+            retry = (
+                f"Not yet: {problem}. The program printed:\n{printed}\n"
+                "Write the caption: one sentence that gives both changes."
+            )
+            # A clean slate: small models repeat their own last answer when it is in front of them.
+            analyst.clear_history(manager)
             manager.send(retry, analyst, request_reply=False, silent=True)  # what the analyst reads next
             chat.messages.append({"role": "user", "name": "chat_manager", "content": retry})
             return analyst

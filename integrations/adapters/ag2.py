@@ -218,7 +218,7 @@ def code_user_proxy(loop: CodeLoop, *, name: str = "user_proxy", report: bool = 
     """A ``UserProxyAgent`` whose only reply is `CodeLoop.step`: it runs each program, then answers.
 
     What `code_agents` pairs with its assistant; use it alone to put the loop in a ``GroupChat``
-    (then give the loop a ``fresh_after`` above ``max_replies``: the manager owns the history).
+    (a fresh start then clears every member's history with the manager).
     ``report``: when the loop stops, say so in a last message instead of ending the chat (in a
     group chat, the speaker selection decides who goes on). ``proxy.code_loop`` is ``loop``.
     """
@@ -241,8 +241,7 @@ def code_user_proxy(loop: CodeLoop, *, name: str = "user_proxy", report: bool = 
             loop.begin(_text(history[0]))  # the chat's opening message is the task
         step = loop.step(_text(history[-1]))
         if step.action == "fresh-start":
-            recipient.clear_history(sender)  # both sides forget the failed attempts
-            sender.clear_history(recipient)
+            _forget(recipient, sender)
         if step.action == "stop" and report:
             return True, loop.report()
         return True, step.message  # None ends the chat
@@ -250,6 +249,15 @@ def code_user_proxy(loop: CodeLoop, *, name: str = "user_proxy", report: bool = 
     user_proxy.register_reply([Agent, None], reply, position=0)
     user_proxy.code_loop = loop  # type: ignore[attr-defined]
     return user_proxy
+
+
+def _forget(proxy: Any, sender: Any) -> None:
+    """A fresh start: both sides of the chat forget the failed attempts; in a group chat, every member's history
+    with the manager (what each one's model reads) is cleared, and the group's record is kept."""
+    members = getattr(getattr(sender, "groupchat", None), "agents", None)
+    for member in members if isinstance(members, list) else [proxy]:
+        member.clear_history(sender)
+        sender.clear_history(member)
 
 
 def _text(message: dict[str, Any]) -> str:

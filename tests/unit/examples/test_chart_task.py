@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 from pathlib import Path
+from typing import Any
 
 import _chart_task
 import _market
@@ -107,8 +108,8 @@ def test_a_chart_of_the_wrong_quantity_is_sent_back(tmp_path: Path, staged: _mar
 def test_the_one_wrong_ticker_is_named_and_the_right_one_kept(tmp_path: Path, staged: _market.Prices) -> None:
     chart(tmp_path)
     right = staged.change_pct()["NVDA"]
-    text = _chart_task.shortfall(_chart_task.judge(tmp_path, f"NVDA: {right}\nTSLA: -99.33", staged))
-    assert "last change of TSLA (TSLA -99.33)" in text and "NVDA is right: keep that part" in text
+    text = _chart_task.shortfall(_chart_task.judge(tmp_path, f"NVDA: {right}\nTSLA: -12.5", staged))
+    assert "last change of TSLA (TSLA -12.5)" in text and "NVDA is right: keep that part" in text
 
 
 def test_the_check_is_the_verdict_and_records_it(tmp_path: Path, staged: _market.Prices) -> None:
@@ -126,3 +127,25 @@ def test_a_ratio_instead_of_a_change_is_named_as_such(tmp_path: Path, staged: _m
     ratios = "\n".join(f"{t} {v + 100:.2f}" for t, v in staged.change_pct().items())
     text = _chart_task.shortfall(_chart_task.judge(tmp_path, ratios, staged))
     assert "NVDA and TSLA is 100 too high" in text and "subtract 1 before multiplying by 100" in text
+
+
+@pytest.mark.parametrize(
+    ("printed", "fix"),
+    [
+        (lambda change: change / 100 + 1 - 100, "in `... - 1 * 100` only the 1 is multiplied"),
+        (lambda change: change / 100, "a fraction, not a percent"),
+    ],
+    ids=["minus-one-times-a-hundred", "fraction"],
+)
+def test_other_near_misses_are_named_with_their_fix(
+    tmp_path: Path, staged: _market.Prices, printed: Any, fix: str
+) -> None:
+    chart(tmp_path)
+    output = "\n".join(f"{t}: {printed(v):.2f}" for t, v in staged.change_pct().items())
+    text = _chart_task.shortfall(_chart_task.judge(tmp_path, output, staged))
+    assert "NVDA and TSLA is" in text and fix in text and "(close / first close - 1) * 100" in text
+    right = staged.change_pct()["NVDA"]
+    one = _chart_task.shortfall(
+        _chart_task.judge(tmp_path, f"NVDA: {right}\nTSLA: {printed(staged.change_pct()['TSLA']):.2f}", staged)
+    )
+    assert "TSLA (NVDA is right: keep that part) is" in one and fix in one
