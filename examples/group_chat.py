@@ -8,11 +8,11 @@ right printed changes since the first close), answering with the traceback's tai
 when it fails; after three failed programs every member's history is cleared once and the
 coder starts over. Once the chart is checked, the analyst writes the one-sentence caption,
 ``caption.txt``, which must name both tickers with the changes the program printed (checked;
-asked again once when wrong, from a clean slate with the printed lines). Every role's output is checked by code: on small models a
-planner and a critic whose words nothing checks misled the coder (0 of 2 runs before), so
-they are gone. Speakers follow that fixed order by default (``--speakers round_robin``):
-small models cannot pick the next speaker reliably; ``--speakers auto`` lets the manager's
-model choose, as AG2 does.
+asked again once when wrong, from a clean slate with the printed lines). Every role's
+output is checked by code: on small models a planner and a critic whose words nothing
+checks misled the coder (0 of 2 runs before), so they are gone. Speakers follow that fixed
+order by default (``--speakers round_robin``): small models cannot pick the next speaker
+reliably; ``--speakers auto`` lets the manager's model choose, as AG2 does.
 
 Data: ``prices.csv`` in the work directory (yfinance when possible, else the bundled
 SYNTHETIC sample); the chart must be saved there as ``nvda_tsla_ytd.png``.
