@@ -59,6 +59,7 @@ class OllamaServerInfo:
     models_dir: Path | None = None
     server: Any = None  # the EmbeddedServer, when embedded
     cache_dir: Path | None = None  # where catalogue models are kept between sessions, when embedded
+    engine: str | None = None  # the embedded server's engine ("xllamacpp" or "llama-cpp"), when embedded
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -171,7 +172,7 @@ def ollama_server(
     try:
         _pull(server.url, model)
         yield OllamaServerInfo(url=server.url, embedded=True, models_dir=models_dir, server=server,
-                               cache_dir=default_models_dir())
+                               cache_dir=default_models_dir(), engine=engine)
     finally:
         server.stop()
 

@@ -138,9 +138,10 @@ def test_an_interrupted_conversation_resumes_without_rereading_its_prefix(ollama
         "with one slot, B's turn evicts A's prefix and A is read again in full"
 
 
+@pytest.mark.engines
 @pytest.mark.parametrize("others", [1, 5], ids=["after-one-other", "after-five-others"])
 def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any, ollama_model: str,
-                                                             others: int, request: pytest.FixtureRequest) -> None:
+                                                             others: int) -> None:
     """The restored state is A's own: every reply, A's resumed one included, equals a cache-less server's.
 
     On llama.cpp's server (the prebuilt engine) a restored state plus a short suffix is not evaluated in
@@ -148,18 +149,16 @@ def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any,
     (same opening words) but may part from the cache-less one after a few tokens. There the opening is
     compared; on llama-cpp-python, which reuses the live context either way, the whole answer is.
     """
-    from integrations.embedded.engines import resolve_engine
-    from integrations.pytest_plugin import _ENGINE_KEY
-
-    exact = resolve_engine(request.config.stash.get(_ENGINE_KEY, "auto")) == "llama-cpp"
     if not ollama_server.embedded:
         pytest.skip("the prompt cache is the embedded server's")
     from integrations.embedded import EmbeddedServer
 
-    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=8) as cached:
+    exact = ollama_server.engine == "llama-cpp"
+    engine = ollama_server.engine
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=8, engine=engine) as cached:
         replies = _interleave(cached.url, ollama_model, others, num_predict=24)
     assert replies[-1]["prompt_eval_count"] < 60, "A's state was restored, not read again"
-    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0) as uncached:
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0, engine=engine) as uncached:
         expected = _interleave(uncached.url, ollama_model, others, num_predict=24)
     assert expected[-1]["prompt_eval_count"] > 400, "without the cache, A is read again in full"
     said, unsaid = [r["message"]["content"] for r in replies], [r["message"]["content"] for r in expected]
@@ -167,6 +166,32 @@ def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any,
     assert said[-1].split()[:6] == unsaid[-1].split()[:6], "A's resumed answer opens as the cache-less one"
     if exact:
         assert said[-1] == unsaid[-1]
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("others", [1, 5], ids=["after-one-other", "after-five-others"])
+def test_a_resumed_conversation_answers_exactly_as_if_never_interrupted(ollama_server: Any, ollama_model: str,
+                                                                        others: int) -> None:
+    """Exact on every engine: A's reply after ``others`` conversations came between, its state put back from the
+    cache, is word for word A's reply on a server with the cache off when nothing came between.
+
+    Both evaluate A's second turn on top of A's first turn as it was computed (the cache-off server
+    keeps it live in its slot), so the float sums are the same; with the restore skipped or the
+    wrong state put back, A's second turn would run on another conversation's context.
+    """
+    if not ollama_server.embedded:
+        pytest.skip("the prompt cache is the embedded server's")
+    from integrations.embedded import EmbeddedServer
+
+    engine = ollama_server.engine
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=8, engine=engine) as cached:
+        replies = _interleave(cached.url, ollama_model, others, num_predict=24)
+    assert replies[-1]["prompt_eval_count"] < 60, "A's state was restored, not read again"
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0, engine=engine) as uncached:
+        alone = _interleave(uncached.url, ollama_model, 0, num_predict=24)
+    assert alone[-1]["prompt_eval_count"] < 60, "uninterrupted, A's first turn is still in the slot"
+    assert replies[0]["message"]["content"] == alone[0]["message"]["content"]
+    assert replies[-1]["message"]["content"] == alone[-1]["message"]["content"]
 
 
 def test_the_cache_stays_within_its_budget(ollama_server: Any, ollama_model: str) -> None:
