@@ -57,6 +57,21 @@ DECIDER_CASES = tuple(
     for case in ("tesla", "nvidia", "weather", "weather-by-description")
 )
 
+def _between(path: str, first: str, last: str) -> str:
+    """The text of ``path`` from ``first`` to the end of the next ``last`` (a mutant that spans a block)."""
+    text = (ROOT / path).read_text()
+    start = text.index(first)
+    end = text.index(last, start) + len(last)
+    return text[start:end]
+
+
+XLLAMA_CANCEL_CHECKS = _between(
+    "integrations/embedded/engines/xllama.py",
+    "                if cancel is not None:\n                    threading.Thread(target=watch, daemon=True).start()\n",
+    "                    if cancel is not None and cancel.is_set():\n                        break\n",
+)
+"""The prebuilt engine's two ways a generation stops for a client that left: the watcher and the per-chunk check."""
+
 MUTANTS: tuple[Mutant, ...] = (
     # -- the nine of the review, and what they now catch --------------------------------------------
     Mutant(
@@ -107,15 +122,16 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "decider: a required call is sampled after a bare 'Say hi.' instead of the conversation",
         "integrations/embedded/planning.py",
-        "prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))",
-        'prompt = lm.render_chat([{"role": "user", "content": "Say hi."}])',
+        "prompt = fitted(lambda ms: lm.tokenize(lm.render_chat(structured_turns(ms, lm.record.system),\n"
+        "                                                                  tools=offered)))",
+        'prompt = lm.tokenize(lm.render_chat([{"role": "user", "content": "Say hi."}]))',
         DECIDER_CASES,
     ),
     Mutant(
         "decider: the tools do not reach the template (the grammar alone knows them)",
         "integrations/embedded/planning.py",
-        "prompt = lm.render_chat(structured_turns(messages, lm.record.system), tools=template_tools(tools))",
-        "prompt = lm.render_chat(structured_turns(messages, lm.record.system))",
+        "            offered = template_tools(tools)\n",
+        "            offered = None\n",
         DECIDER_CASES,
     ),
     Mutant(
@@ -337,9 +353,11 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "server: a cancelled generation samples on to its token budget",
         "integrations/embedded/engines/xllama.py",
-        "                        final = chunk\n                        break\n"
-        "                    if cancel is not None and cancel.is_set():\n                        break\n",
-        "                        final = chunk\n                        break\n",
+        XLLAMA_CANCEL_CHECKS,
+        XLLAMA_CANCEL_CHECKS.replace(
+            "                if cancel is not None:\n                    threading.Thread(target=watch, daemon=True).start()\n",
+            "",
+        ).replace("                    if cancel is not None and cancel.is_set():\n                        break\n", ""),
         ("tests/integration/embedded/test_embedded_robustness.py::test_client_disconnect_stops_generation",),
     ),
     Mutant(
