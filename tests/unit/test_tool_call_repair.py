@@ -510,6 +510,14 @@ def test_arguments_nested_within_the_bound_are_fine() -> None:
 LEAD = "Here is the price of NVDA from Yahoo Finance:"
 
 
+def _completion_carries(text: str, decision: Any) -> None:
+    """A completion whose content is ``text`` is repaired into ``decision``: its prose as content, one call."""
+    completion = _completion(text)
+    assert repair_completion(completion, SCHEMAS)
+    message = completion["choices"][0]["message"]
+    assert message["content"] == decision.content and len(message["tool_calls"]) == 1
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -525,10 +533,7 @@ def test_a_lead_in_stays_content_and_the_call_becomes_a_call(text: str) -> None:
     assert decision is not None
     assert decision.content == text[: decision.start].strip() and decision.content.endswith(":")
     assert _arguments(decision.calls) == [("get_price", {"ticker": "NVDA"})]
-    completion = _completion(text)
-    assert repair_completion(completion, SCHEMAS)
-    message = completion["choices"][0]["message"]
-    assert message["content"] == decision.content and len(message["tool_calls"]) == 1
+    _completion_carries(text, decision)
 
 
 @pytest.mark.parametrize(
@@ -618,10 +623,7 @@ def test_a_fenced_call_with_an_afterword_is_a_call_and_the_prose_stays(text: str
     lead, after = text[: decision.start].strip(), text[text.rindex("```") + 3 :].strip()
     assert decision.content == (content or lead + "\n\n" + after)
     assert decision.after == after
-    completion = _completion(text)
-    assert repair_completion(completion, SCHEMAS)
-    message = completion["choices"][0]["message"]
-    assert message["content"] == decision.content and len(message["tool_calls"]) == 1
+    _completion_carries(text, decision)
 
 
 @pytest.mark.parametrize(
