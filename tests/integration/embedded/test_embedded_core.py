@@ -163,8 +163,10 @@ def test_a_resumed_conversation_answers_as_without_the_cache(ollama_server: Any,
     with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=8, engine=engine) as cached:
         replies = _interleave(cached.url, ollama_model, others, num_predict=24)
     assert replies[-1]["prompt_eval_count"] < 60, "A's state was restored, not read again"
+    # two fresh servers: what one conversation leaves in a slot would change how the next is computed
     with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0, engine=engine) as uncached:
         alone = _interleave(uncached.url, ollama_model, 0, num_predict=24)
+    with EmbeddedServer(models_dir=ollama_server.models_dir, prompt_cache_slots=0, engine=engine) as uncached:
         reread = _interleave(uncached.url, ollama_model, others, num_predict=24)
     assert alone[-1]["prompt_eval_count"] < 60, "uninterrupted, A's first turn is still in the slot"
     assert reread[-1]["prompt_eval_count"] > 400, "without the cache, A is read again in full after the others"
