@@ -89,7 +89,7 @@ def _free_port() -> int:
 class Server:
     """An embedded server in a subprocess (so its RSS is its own), with ``slots`` saved conversations per model."""
 
-    def __init__(self, models_dir: str, models: list[str], slots: int) -> None:
+    def __init__(self, models_dir: str, models: list[str], slots: int, num_parallel: int = 1) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.slots = slots
@@ -99,7 +99,8 @@ class Server:
             f"EmbeddedServer(port={self.port}, models_dir={models_dir!r}, preload={models!r},"
             f" prompt_cache_slots={slots}).serve_forever()"
         )
-        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               "OLLAMA_NUM_PARALLEL": str(num_parallel)}
         self.proc = subprocess.Popen([sys.executable, "-c", code], env=env)
         self.client = httpx.Client(base_url=self.url, timeout=1800, limits=httpx.Limits(max_connections=32))
         deadline = time.monotonic() + 1800  # a first pull of the 1.5b model can take minutes
@@ -169,10 +170,11 @@ class Server:
 
 
 @contextmanager
-def servers(models_dir: str, models: list[str]) -> Iterator[tuple[Server, Server]]:
-    """The cached server (default slots) and the one-slot baseline, both loaded with ``models``."""
+def servers(models_dir: str, models: list[str], num_parallel: int = 1) -> Iterator[tuple[Server, Server]]:
+    """The cached server (default slots, ``num_parallel`` requests decoded together) and the one-slot baseline
+    (one request at a time), both loaded with ``models``."""
     with ExitStack() as stack:
-        cached = Server(models_dir, models, 8)
+        cached = Server(models_dir, models, 8, num_parallel)
         stack.callback(cached.close)
         one = Server(models_dir, models, 0)
         stack.callback(one.close)
@@ -214,7 +216,7 @@ def agents_run(server: Server, agents: int, turns: int, tokens: int, parallel: b
     return done[0] / (time.perf_counter() - started), done[1], done[2]
 
 
-def bench_agents(cached: Server, one: Server, agents: int, turns: int, tokens: int) -> None:
+def bench_agents(cached: Server, one: Server, agents: int, turns: int, tokens: int, num_parallel: int = 1) -> None:
     figures: dict[str, tuple[float, int, int]] = {}
     # ABBA order spreads background drift over both servers
     for label, server, parallel in (("seq cached", cached, False), ("par cached", cached, True),
@@ -226,7 +228,9 @@ def bench_agents(cached: Server, one: Server, agents: int, turns: int, tokens: i
     seq, par = figures["seq cached"][0], figures["par cached"][0]
     one_ratio = figures["par one"][0] / figures["seq one"][0]
     errors = sum(f[1] for f in figures.values())
-    name = f"prompt cache: {agents} interleaved agents"
+    name = f"prompt cache: {agents} interleaved agents" + (
+        f" (OLLAMA_NUM_PARALLEL={num_parallel})" if num_parallel > 1 else ""
+    )
     record(f"{name}, errors", errors, "errors", 0, "0", errors == 0)
     record(f"{name}, throughput", par, "req/s", round(seq, 3), ">= sequential", par >= seq)
     record(f"{name} / sequential", par / seq, "x", round(one_ratio, 3), ">= 1.0 (baseline: one slot)",
@@ -355,6 +359,8 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated subset of {', '.join(PHASES)}")
     parser.add_argument("--models-dir", default=None, help="models directory (default: the user's)")
     parser.add_argument("--agents", type=int, default=8)
+    parser.add_argument("--num-parallel", type=int, default=1,
+                        help="OLLAMA_NUM_PARALLEL of the cached server (the baseline keeps 1)")
     parser.add_argument("--turns", type=int, default=4, help="turns per interleaved agent")
     parser.add_argument("--system-tokens", type=int, default=500, help="about how long each system prompt is")
     parser.add_argument("--rounds", type=int, default=3, help="group chat rounds (four turns each)")
@@ -375,9 +381,9 @@ def main() -> int:
     small_dir = tempfile.mkdtemp(prefix="bench-models-")  # smollm2 comes from its installed wheel
     started = time.perf_counter()
     if phases & {"agents", "ttft"}:
-        with servers(small_dir, [SMALL]) as (cached, one):
+        with servers(small_dir, [SMALL], args.num_parallel) as (cached, one):
             if "agents" in phases:
-                bench_agents(cached, one, args.agents, args.turns, args.system_tokens)
+                bench_agents(cached, one, args.agents, args.turns, args.system_tokens, args.num_parallel)
             if "ttft" in phases:
                 bench_ttft(cached, one, args.ttft_reps, args.system_tokens)
     if "chat" in phases:
