@@ -472,6 +472,9 @@ def split_text_calls(text: str, tools: Tools) -> Decision | None:
     >>> d.content, d.calls[0]["function"]["arguments"]
     ('Here is the price:', '{"ticker": "NVDA"}')
     >>> split_text_calls('Call it as {"name": "get_price", "arguments": {"ticker": "NVDA"}} and wait.', tools)
+    >>> fenced = '```json\\n{"name": "get_price", "arguments": {"ticker": "NVDA"}}\\n```'
+    >>> split_text_calls('Use this:\\n' + fenced + '\\nIt returns the last close.', tools).content
+    'Use this:\\n\\nIt returns the last close.'
     """
     if not tools or not text.strip():
         return None
@@ -480,12 +483,11 @@ def split_text_calls(text: str, tools: Tools) -> Decision | None:
     if calls is not None:
         return Decision("", calls, 0)
     start = _call_start(text)
-    if start is None or text[start] == "[":
-        return _with_afterword(text, tools)  # after a lead-in, exactly one call (an object, bare or fenced)
-    calls = _whole(text[start:].strip(), tools)
-    if calls is None or len(calls) != 1:
-        return _with_afterword(text, tools)
-    return Decision(text[:start].strip(), calls, start)
+    if start is not None and text[start] != "[":  # after a lead-in, exactly one call (an object, bare or fenced)
+        calls = _whole(text[start:].strip(), tools)
+        if calls is not None and len(calls) == 1:
+            return Decision(text[:start].strip(), calls, start)
+    return _with_afterword(text, tools)
 
 
 def _fence_closed_at(text: str, fence: int) -> int | None:
