@@ -335,7 +335,10 @@ MUTANTS: tuple[Mutant, ...] = (
         "integrations/embedded/prompting.py",
         'turn: dict[str, Any] = {"role": m.role, "content": m.content}',
         'turn: dict[str, Any] = {"role": m.role, "content": "" if m.role == "tool" else m.content}',
-        (f"{DECIDER}::test_after_a_tool_result_the_model_answers_from_it",),
+        (
+            f"{DECIDER}::test_a_tool_result_reaches_the_models_template",
+            f"{DECIDER}::test_after_a_tool_result_the_model_answers_from_it",
+        ),
     ),
     Mutant(
         "server: a client that leaves does not cancel its generation",

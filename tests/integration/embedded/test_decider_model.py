@@ -89,6 +89,26 @@ def test_a_required_call_is_the_one_the_question_asks_for(
     assert (call.function.name, json.loads(call.function.arguments)) == (name, arguments)
 
 
+def test_a_tool_result_reaches_the_models_template(client: OpenAI, decider_model: str) -> None:
+    """On every engine: the prompt grows by the tool result's text (the answer itself is the model's; see below)."""
+
+    def prompt_tokens(result: str) -> int:
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": "What is NVDA trading at?"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                "name": "get_price", "arguments": json.dumps({"ticker": "NVDA"})}}]},
+            {"role": "tool", "tool_call_id": "call_1", "content": result},
+        ]
+        reply = client.chat.completions.create(model=decider_model, temperature=0, max_tokens=1, tools=TOOLS,  # type: ignore[arg-type]
+                                               messages=messages)  # type: ignore[arg-type]
+        assert reply.usage is not None
+        return reply.usage.prompt_tokens
+
+    short = prompt_tokens("1")
+    long = prompt_tokens("NVDA closed at 123.45 USD, up 2.3 percent on the day, after a week of gains.")
+    assert long - short >= 15, f"the tool result added {long - short} tokens to the prompt"
+
+
 def test_after_a_tool_result_the_model_answers_from_it(
     client: OpenAI, decider_model: str, request: pytest.FixtureRequest
 ) -> None:
