@@ -528,10 +528,8 @@ def main() -> None:
         out.write_text(json.dumps(results, indent=2) + "\n")
     path = HERE / "results.json"
     old = json.loads(path.read_text()) if path.exists() else []
-    measured = set(args.models)
-    # entries of the models measured now replace their earlier ones; the pre-catalogue names go
-    kept = [e for e in old if e["name"] not in fresh and (args.only or not (
-        e["name"].startswith("embedded: ") and (e["name"].split(" ")[1] in measured or "_" in e["name"])))]
+    # each figure measured now replaces its earlier entry; the others (other engines, pulls, aliases) stay
+    kept = [e for e in old if e["name"] not in fresh]
     path.write_text(json.dumps(kept + results, indent=2) + "\n")
     print(f"wrote {args.out} and merged {len(results)} entries into {path}")
 
