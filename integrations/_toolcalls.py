@@ -512,14 +512,22 @@ def _may_be_afterword(after: str) -> bool:
     return not _LEAD_IN_FORBIDDEN.search(prose)
 
 
-def _with_afterword(text: str, tools: Tools) -> Decision | None:
-    """One fenced call between an optional lead-in and an afterword, unless the request answers a tool call."""
+def _fenced_after_lead_in(text: str, tools: Tools, held_from: int = 0) -> tuple[int, int] | None:
+    """Where the first fence of ``text`` opens and closes, when a lead-in precedes it, it opens at or after
+    ``held_from`` and the request does not answer a tool call (the shape an afterword may follow)."""
     fence = text.find(_FENCE)
-    if getattr(tools, "answering", False) or fence < 0 or not _is_lead_in(text[:fence]):
+    if getattr(tools, "answering", False) or fence < held_from or not _is_lead_in(text[:fence]):
         return None
     end = _fence_closed_at(text, fence)
-    if end is None:
+    return None if end is None else (fence, end)
+
+
+def _with_afterword(text: str, tools: Tools) -> Decision | None:
+    """One fenced call between an optional lead-in and an afterword, unless the request answers a tool call."""
+    span = _fenced_after_lead_in(text, tools)
+    if span is None:
         return None
+    fence, end = span
     after = text[end:]
     if not after.strip() or not _may_be_afterword(after) or after.count("`") % 2:
         return None
@@ -634,11 +642,8 @@ class CallWatch:
 
     def _afterword_possible(self) -> bool:
         """Whether the held text is a closed fenced call that an afterword follows so far (`_with_afterword`)."""
-        fence = self.text.find(_FENCE)
-        if getattr(self.tools, "answering", False) or fence < self.sent or not _is_lead_in(self.text[:fence]):
-            return False
-        end = _fence_closed_at(self.text, fence)
-        return end is not None and _may_be_afterword(self.text[end:])
+        span = _fenced_after_lead_in(self.text, self.tools, held_from=self.sent)
+        return span is not None and _may_be_afterword(self.text[span[1] :])
 
     def release(self) -> None:
         """What was held has been passed on unchanged."""

@@ -302,22 +302,22 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "repair: prose after a fenced call keeps the call text",
         "integrations/_toolcalls.py",
-        '    if getattr(tools, "answering", False) or fence < 0 or not _is_lead_in(text[:fence]):',
-        "    if True:",
+        "    span = _fenced_after_lead_in(text, tools)\n",
+        "    span = None\n",
         ("tests/unit/test_tool_call_repair.py", "tests/unit/test_tool_call_wire.py"),
     ),
     Mutant(
         "repair: a report after a tool result calls the tool again",
         "integrations/_toolcalls.py",
-        '    if getattr(tools, "answering", False) or fence < 0 or not _is_lead_in(text[:fence]):',
-        "    if fence < 0 or not _is_lead_in(text[:fence]):",
+        "    span = _fenced_after_lead_in(text, tools)\n",
+        "    span = _fenced_after_lead_in(text, dict(tools))\n",  # a plain dict: not answering
         ("tests/unit/test_tool_call_repair.py",),
     ),
     Mutant(
         "repair: a report after a tool result is held to its end",
         "integrations/_toolcalls.py",
-        'if getattr(self.tools, "answering", False) or fence < self.sent',
-        "if fence < self.sent",
+        "span = _fenced_after_lead_in(self.text, self.tools, held_from=self.sent)",
+        "span = _fenced_after_lead_in(self.text, dict(self.tools), held_from=self.sent)",
         ("tests/unit/test_tool_call_repair.py",),
     ),
     Mutant(
