@@ -103,9 +103,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _vm_hwm_mb(pid: int) -> float:
+def _status_mb(pid: int, key: str = "VmHWM") -> float:
+    """A memory figure of ``/proc/<pid>/status`` (``VmHWM``: peak RSS; ``VmRSS``: RSS now), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{key}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -243,13 +244,18 @@ def _server_prompt_tps(client: httpx.Client, model: str, text: str) -> float:
     return float(body["prompt_eval_count"]) / (body["prompt_eval_duration"] / 1e9)
 
 
-def _tree_hwm_mb(pid: int) -> float:
-    """Peak RSS of ``pid`` plus its child processes (a model's runners)."""
-    total = _vm_hwm_mb(pid)
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants."""
+    found = [pid]
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            total += _tree_hwm_mb(int(child))
-    return total
+            found += _tree(int(child))
+    return found
+
+
+def _tree_hwm_mb(pid: int) -> float:
+    """Peak RSS of ``pid`` plus its child processes (a model's runners)."""
+    return sum(_status_mb(p) for p in _tree(pid))
 
 
 def bench_speed(model: str, models_dir: str, reps: int, max_tokens: int,
@@ -363,22 +369,6 @@ def bench_parallel(model: str, models_dir: str, max_tokens: int, engine: str) ->
 ALIAS_TARGET = 1.10
 
 
-def _vm_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants."""
-    found = [pid]
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found += _tree(int(child))
-    return found
-
-
 def bench_aliases(model: str, models_dir: str, count: int, engine: str) -> list[dict[str, Any]]:
     """RSS of a server (and its runners) that served ``model``, then ``count`` aliases of it made with /api/create,
     each asked once: aliases of one file share one loaded model (target: within 10% of one alias)."""
@@ -395,7 +385,8 @@ def bench_aliases(model: str, models_dir: str, count: int, engine: str) -> list[
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
             ask(client, model)
             time.sleep(1)
-            one, one_procs = sum(_vm_rss_mb(p) for p in _tree(server.pid)), len(_tree(server.pid))
+            tree = _tree(server.pid)
+            one, one_procs = sum(_status_mb(p, "VmRSS") for p in tree), len(tree)
             for i in range(count):
                 name = f"alias-{i}"
                 created = client.post("/api/create", json={"model": name, "from": model, "stream": False,
@@ -404,7 +395,8 @@ def bench_aliases(model: str, models_dir: str, count: int, engine: str) -> list[
                 ask(client, name)
             time.sleep(1)
             loaded = len(client.get("/api/ps").json()["models"])
-            many, many_procs = sum(_vm_rss_mb(p) for p in _tree(server.pid)), len(_tree(server.pid))
+            tree = _tree(server.pid)
+            many, many_procs = sum(_status_mb(p, "VmRSS") for p in tree), len(tree)
     finally:
         _stop(server)
     ratio = many / one
